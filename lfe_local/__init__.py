@@ -1,0 +1,3 @@
+"""lfe-local: learning from errors, locally."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,89 @@
+"""The `lfe` command: parses arguments and calls the library. No logic of its own."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from . import offline  # noqa: F401
+from .errors import LfeError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="lfe-local: learning from errors, locally. An instructor model studies a small "
+                       "model's mistakes and writes verified training data for it; every step lands in DuckDB.")
+
+WORKSPACE = typer.Option(Path("."), "--workspace", "-w", help="Workspace folder: lfe.toml, lfe.duckdb, runs/.")
+
+
+def _fail(err: Exception) -> None:
+    typer.echo(f"error: {err}", err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def init(
+    directory: Path = typer.Argument(Path("."), help="Workspace folder to create (default: here)."),
+    preset: Optional[str] = typer.Option(None, "--preset", help="Preset to start from: demo or smoke."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing lfe.toml."),
+) -> None:
+    """Write a commented lfe.toml into a workspace folder."""
+    from .workspace import init_workspace
+
+    try:
+        path = init_workspace(directory, preset, force)
+    except LfeError as err:
+        _fail(err)
+    typer.echo(f"wrote {path}")
+
+
+@app.command()
+def run(
+    workspace: Path = WORKSPACE,
+    preset: Optional[str] = typer.Option(None, "--preset", help="Preset under lfe.toml: demo or smoke."),
+    cycles: Optional[int] = typer.Option(None, "--cycles", min=0, help="Improvement cycles (overrides run.cycles)."),
+    new_run: bool = typer.Option(False, "--new-run", help="Start a new run even if the last one is unfinished."),
+    stop_after: Optional[str] = typer.Option(None, "--stop-after", metavar="STAGE",
+                                             help="Stop after this stage (e.g. instruct, or 1:train); rerun to continue."),
+    display: str = typer.Option("auto", "--display", help="auto, rich or plain."),
+) -> None:
+    """Run (or continue) the learning-from-errors loop in a workspace."""
+    from .workspace import run_workspace
+
+    try:
+        run_workspace(workspace, preset=preset, cycles=cycles, new_run=new_run, stop_after=stop_after,
+                      display=display)
+    except LfeError as err:
+        _fail(err)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: finished stages are saved; run `lfe run` again to continue", err=True)
+        raise typer.Exit(130) from None
+
+
+@app.command()
+def sql(
+    query: Optional[str] = typer.Argument(None, help="SQL to run; without it, an interactive prompt."),
+    workspace: Path = WORKSPACE,
+    fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
+    write: bool = typer.Option(False, "--write", help="Open the database read-write (default read-only)."),
+) -> None:
+    """Query the workspace's DuckDB file (tables and the documented views)."""
+    from .workspace import sql_workspace
+
+    if fmt not in ("table", "csv", "json"):
+        _fail(LfeError(f"--format: must be table, csv or json, not '{fmt}'"))
+    try:
+        code = sql_workspace(workspace, query, fmt, write)
+    except LfeError as err:
+        _fail(err)
+    raise typer.Exit(code)
+
+
+def main() -> None:  # pragma: no cover - console entry point alias
+    app(prog_name="lfe")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

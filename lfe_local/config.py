@@ -1,0 +1,226 @@
+"""The run configuration: pydantic models, presets, TOML loading and the commented `lfe.toml` template.
+
+Every key is documented here once (Field descriptions); `lfe init` writes them as comments.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import LfeError
+
+CONFIG_NAME = "lfe.toml"
+BUNDLED_GGUF = "smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def models_dir() -> Path:
+    """Where the bundled models live: $LFE_MODELS_DIR, else the checkout's models/ folder."""
+    env = os.environ.get("LFE_MODELS_DIR")
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "models"
+
+
+def bundled_model() -> str:
+    return str(models_dir() / BUNDLED_GGUF)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class RunConfig(_Section):
+    cycles: int = Field(2, ge=0, le=50, description="Improvement cycles after the cycle-0 evaluation of the base target.")
+    seed: int = Field(1234, description="Seed for error sampling, instructor sampling and training.")
+
+
+class TargetConfig(_Section):
+    model: str = Field(
+        default_factory=bundled_model,
+        description="The model being improved: a GGUF file (converted once to HF format beside it) or a HF model directory.",
+    )
+    batch_size: int = Field(32, ge=1, description="Prompts per batch in evaluation (left-padded, greedy).")
+    max_new_tokens: int = Field(160, ge=1, description="Longest response the target may give in evaluation.")
+    bf16: Literal["auto", "on", "off"] = Field("auto", description="bf16 autocast: auto = where the CPU/GPU supports it.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where the target runs and trains.")
+
+
+class InstructorConfig(_Section):
+    engine: Literal["llama_cpp"] = Field("llama_cpp", description="Inference engine for the instructor.")
+    model: str = Field(default_factory=bundled_model, description="Instructor model file (GGUF for llama_cpp).")
+    n_ctx: int = Field(4096, ge=512, description="Context window of the instructor.")
+    threads: int = Field(0, ge=0, description="CPU threads for the instructor; 0 = all cores.")
+    temperature: float = Field(0.5, ge=0.0, le=2.0, description="Sampling temperature of the instructor.")
+    max_tokens: int = Field(900, ge=64, description="Longest instructor reply; a longer one is truncated and retried.")
+    retries: int = Field(2, ge=0, le=10, description="Extra attempts after an invalid or truncated reply; then a recorded failure.")
+    show_reference: Literal["solution", "answer", "none"] = Field(
+        "solution",
+        description="What the instructor sees of each failed item's gold: the worked reference solution (and answer), the final answer only, or nothing.",
+    )
+    budget: int = Field(48, ge=1, description="Samples wanted per cycle; new problems per error K = ceil(budget / errors) + 1 (the paper used 3000).")
+    max_errors: int = Field(24, ge=0, description="Failed train items analysed per cycle (a seeded sample); 0 = all of them.")
+    max_new_per_error: int = Field(4, ge=0, le=10, description="Upper bound on K, to keep each reply short enough for a small instructor.")
+
+
+class VerifyConfig(_Section):
+    dedup_ngram: int = Field(3, ge=1, description="Word n-gram size for near-duplicate detection.")
+    dedup_threshold: float = Field(0.8, gt=0, le=1, description="Jaccard similarity at which two samples are near duplicates.")
+    contamination_ngram: int = Field(6, ge=1, description="Word n-gram size for the overlap check against val/test items.")
+    contamination_threshold: float = Field(0.5, gt=0, le=1, description="Share of a sample's n-grams found in one val/test item that rejects it.")
+
+
+class TrainConfig(_Section):
+    mode: Literal["continue", "from_base"] = Field(
+        "continue",
+        description="continue: cycle c+1 trains cycle c's adapter on its new samples; from_base: a fresh adapter on everything accepted so far.",
+    )
+    lora_r: int = Field(16, ge=1, description="LoRA rank.")
+    lora_alpha: int = Field(32, ge=1, description="LoRA alpha.")
+    lora_dropout: float = Field(0.05, ge=0, lt=1, description="LoRA dropout.")
+    target_modules: str = Field("all-linear", description="Modules that get LoRA weights (peft syntax, comma-separated or all-linear).")
+    learning_rate: float = Field(2e-4, gt=0, description="Peak learning rate (linear warm-up then decay).")
+    epochs: int = Field(2, ge=1, description="Passes over the cycle's training samples.")
+    batch_size: int = Field(8, ge=1, description="Samples per optimizer step.")
+    max_length: int = Field(384, ge=32, description="Prompt + response tokens; longer samples are cut.")
+    bf16: Literal["auto", "on", "off"] = Field("auto", description="bf16 autocast in training: auto = where supported.")
+
+
+class Config(_Section):
+    run: RunConfig = Field(default_factory=RunConfig)
+    task: dict[str, Any] = Field(
+        default_factory=lambda: {"name": "arith"},
+        description="The task: name plus its own options (see README: arith, gsm8k).",
+    )
+    target: TargetConfig = Field(default_factory=TargetConfig)
+    instructor: InstructorConfig = Field(default_factory=InstructorConfig)
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+    @field_validator("task")
+    @classmethod
+    def _task_has_name(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(v.get("name"), str):
+            raise ValueError("needs a 'name' (e.g. name = \"arith\")")
+        return v
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # Tiny, for tests: a few items, one cycle, a handful of instructor calls, one short epoch.
+    "smoke": {
+        "run": {"cycles": 1},
+        "task": {"name": "arith", "train_size": 24, "val_size": 8, "test_size": 8},
+        "target": {"batch_size": 16, "max_new_tokens": 96},
+        "instructor": {"budget": 12, "max_errors": 6, "max_tokens": 700},
+        "train": {"epochs": 2, "batch_size": 4, "learning_rate": 5e-4},
+    },
+    # The default sizes with two cycles; sized to finish in under 20 minutes on 2 CPU cores.
+    "demo": {
+        "run": {"cycles": 2},
+        "task": {"name": "arith", "train_size": 400, "val_size": 100, "test_size": 200},
+    },
+}
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _where(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def _one_line(source: str, err: ValidationError) -> str:
+    first = err.errors()[0]
+    field = _where(first["loc"])
+    if first["type"] == "extra_forbidden":
+        return f"{source}: unknown key '{field}'"
+    return f"{source}: {field}: {first['msg']}"
+
+
+def build_config(data: dict[str, Any], source: str, base_dir: Path) -> Config:
+    """Validate `data` (from a TOML file or a preset) and resolve relative model paths against base_dir."""
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as err:
+        raise LfeError(_one_line(source, err)) from None
+    from .tasks import make_task
+
+    try:  # validates the task's own options (unknown keys, missing data files) up front
+        make_task(cfg.task["name"], {k: v for k, v in cfg.task.items() if k != "name"}, base_dir)
+    except LfeError as err:
+        raise LfeError(f"{source}: {err}") from None
+    for section in (cfg.target, cfg.instructor):
+        path = Path(section.model).expanduser()
+        if not path.is_absolute():
+            path = (base_dir / path).resolve()
+        section.model = str(path)
+        if not path.exists():
+            name = "target" if section is cfg.target else "instructor"
+            hint = " (scripts/setup fetches the bundled models)" if str(path).startswith(str(models_dir())) else ""
+            raise LfeError(f"{source}: {name}.model: no such file or directory: {path}{hint}")
+    return cfg
+
+
+def load_config(workspace: Path, preset: str | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """The config of a workspace: preset (if any), then lfe.toml (if present), then CLI overrides."""
+    data: dict[str, Any] = {}
+    if preset is not None:
+        if preset not in PRESETS:
+            raise LfeError(f"unknown preset '{preset}' (known: {', '.join(PRESETS)})")
+        data = copy.deepcopy(PRESETS[preset])
+    path = workspace / CONFIG_NAME
+    source = str(path) if path.exists() else f"preset {preset or 'default'}"
+    if path.exists():
+        try:
+            with open(path, "rb") as f:
+                data = _merge(data, tomllib.load(f))
+        except tomllib.TOMLDecodeError as err:
+            raise LfeError(f"{path}: not valid TOML: {err}") from None
+    if overrides:
+        data = _merge(data, overrides)
+    return build_config(data, source, workspace)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)
+
+
+def render_toml(preset: str | None) -> str:
+    """A commented lfe.toml: every key with its description and the preset's value."""
+    data = _merge({}, PRESETS[preset]) if preset else {}
+    cfg = Config.model_validate(data)
+    lines = [
+        "# lfe-local configuration. Every key is optional: a missing key takes the value shown.",
+        f"# Written by `lfe init --preset {preset}`." if preset else "# Written by `lfe init`.",
+        "# Relative model paths are resolved against this file's folder.",
+        "",
+    ]
+    for name, field in Config.model_fields.items():
+        section = getattr(cfg, name)
+        lines.append(f"[{name}]")
+        if name == "task":
+            lines.append("# The task and its options. arith: seed, train_size, val_size, test_size, agreement,")
+            lines.append("# program_timeout_s. gsm8k: path, test_path, val_size, test_size, limit_train, limit_test, seed.")
+            for key, value in section.items():
+                lines.append(f"{key} = {_toml_value(value)}")
+            lines.append("")
+            continue
+        for key, sub in type(section).model_fields.items():
+            lines.append(f"# {sub.description}")
+            lines.append(f"{key} = {_toml_value(getattr(section, key))}")
+        lines.append("")
+    return "\n".join(lines)

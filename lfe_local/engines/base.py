@@ -1,0 +1,36 @@
+"""The one small interface every engine implements."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+Messages = list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    prompt: str  # the exact prompt text after the chat template
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float  # wall time attributed to this generation
+    finish_reason: str  # "stop" or "length"
+
+
+class ChatEngine(Protocol):
+    def generate(
+        self,
+        conversations: list[Messages],
+        *,
+        max_tokens: int,
+        temperature: float = 0.0,
+        json_schema: dict | None = None,
+        seed: int | None = None,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> list[Generation]:
+        """One generation per conversation, in order. `on_progress(n)` after each n finished."""
+        ...
+
+    def close(self) -> None: ...

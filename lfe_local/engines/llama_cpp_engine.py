@@ -1,0 +1,78 @@
+"""llama.cpp in process (llama-cpp-python): the default instructor engine.
+
+Output is constrained by a JSON schema (llama.cpp turns it into a grammar), which is what makes a
+small instructor's replies parseable at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import LfeError
+from ..hardware import n_threads
+from .base import Generation, Messages
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    # llama.cpp prints load logs straight to fd 2 from C, around Rich's live display.
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    with open(os.devnull, "w") as null:
+        os.dup2(null.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+class LlamaCppEngine:
+    def __init__(self, model_path: str, n_ctx: int = 4096, threads: int = 0, seed: int = 0):
+        if not Path(model_path).is_file():
+            raise LfeError(f"instructor.model: no such file: {model_path}")
+        from llama_cpp import Llama
+
+        with _quiet_stderr():
+            self.llm = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=threads or n_threads(),
+                             seed=seed, verbose=False)
+        self.model_path = model_path
+
+    def render(self, messages: Messages) -> str:
+        # The GGUF carries its own chat template; llama-cpp-python applies it. We keep the
+        # user-visible part for the record.
+        return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
+
+    def generate(self, conversations: list[Messages], *, max_tokens: int, temperature: float = 0.0,
+                 json_schema: dict | None = None, seed: int | None = None,
+                 on_progress: Callable[[int], None] | None = None) -> list[Generation]:
+        out = []
+        fmt = {"type": "json_object", "schema": json_schema} if json_schema is not None else None
+        for i, messages in enumerate(conversations):
+            t0 = time.perf_counter()
+            reply = self.llm.create_chat_completion(
+                messages=messages, max_tokens=max_tokens, temperature=temperature,
+                response_format=fmt, seed=None if seed is None else seed + i,
+            )
+            choice = reply["choices"][0]
+            usage = reply.get("usage") or {}
+            out.append(Generation(
+                text=choice["message"]["content"] or "", prompt=self.render(messages),
+                prompt_tokens=int(usage.get("prompt_tokens", 0)),
+                completion_tokens=int(usage.get("completion_tokens", 0)),
+                seconds=time.perf_counter() - t0, finish_reason=choice.get("finish_reason") or "stop",
+            ))
+            if on_progress:
+                on_progress(1)
+        return out
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.llm.close()

@@ -1,0 +1,86 @@
+"""Batched greedy generation with transformers: left padding, the model's own chat template,
+bf16 autocast where the hardware supports it."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .. import offline  # noqa: F401
+from ..hardware import bf16_supported, n_threads
+from .base import Generation, Messages
+from .hf_model import load_model, load_tokenizer
+
+
+class TransformersEngine:
+    def __init__(self, hf_dir: Path, device: str = "cpu", adapter: str | None = None, bf16: str = "auto",
+                 batch_size: int = 32):
+        import torch
+
+        torch.set_num_threads(n_threads())
+        self.device = device
+        self.batch_size = batch_size
+        self.tokenizer = load_tokenizer(hf_dir)
+        self.tokenizer.padding_side = "left"  # decoder-only: new tokens must follow the prompt directly
+        self.model = load_model(hf_dir, device, adapter=adapter).eval()
+        self.autocast = bf16 == "on" or (bf16 == "auto" and bf16_supported(device))
+
+    def render(self, messages: Messages) -> str:
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def generate(self, conversations: list[Messages], *, max_tokens: int, temperature: float = 0.0,
+                 json_schema: dict | None = None, seed: int | None = None,
+                 on_progress: Callable[[int], None] | None = None) -> list[Generation]:
+        import torch
+
+        if json_schema is not None:
+            raise NotImplementedError("the transformers engine does not constrain output; use llama_cpp")
+        if seed is not None:
+            torch.manual_seed(seed)
+        prompts = [self.render(m) for m in conversations]
+        lengths = [len(self.tokenizer(p, add_special_tokens=False).input_ids) for p in prompts]
+        # Similar lengths in one batch waste less compute on padding.
+        order = sorted(range(len(prompts)), key=lambda i: lengths[i])
+        out: list[Generation | None] = [None] * len(prompts)
+        eos = self._stop_ids()
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            enc = self.tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True,
+                                 add_special_tokens=False).to(self.device)
+            t0 = time.perf_counter()
+            ctx = torch.autocast(self.device, dtype=torch.bfloat16) if self.autocast else contextlib.nullcontext()
+            with torch.inference_mode(), ctx:
+                gen = self.model.generate(
+                    **enc, max_new_tokens=max_tokens, do_sample=temperature > 0,
+                    temperature=temperature if temperature > 0 else None, top_p=None, top_k=None,
+                    pad_token_id=self.tokenizer.pad_token_id, eos_token_id=eos,
+                )
+            seconds = (time.perf_counter() - t0) / len(idx)
+            new = gen[:, enc.input_ids.shape[1]:].tolist()
+            for row, i in zip(new, idx, strict=True):
+                n = len(row)
+                for j, tok in enumerate(row):
+                    if tok in eos:
+                        n = j
+                        break
+                finished = n < len(row) or (len(row) < max_tokens)
+                text = self.tokenizer.decode(row[:n], skip_special_tokens=True).strip()
+                out[i] = Generation(text=text, prompt=prompts[i], prompt_tokens=lengths[i], completion_tokens=n,
+                                    seconds=seconds, finish_reason="stop" if finished else "length")
+            if on_progress:
+                on_progress(len(idx))
+        return [g for g in out if g is not None]
+
+    def _stop_ids(self) -> list[int]:
+        ids = {self.tokenizer.eos_token_id}
+        gen_eos = getattr(self.model.generation_config, "eos_token_id", None)
+        if isinstance(gen_eos, int):
+            ids.add(gen_eos)
+        elif gen_eos:
+            ids.update(gen_eos)
+        return [i for i in ids if i is not None]
+
+    def close(self) -> None:
+        del self.model

@@ -1,0 +1,42 @@
+"""What the machine can do, asked once: bf16 support and thread counts."""
+
+from __future__ import annotations
+
+import functools
+import os
+
+
+@functools.cache
+def cpu_flags() -> frozenset[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_bf16_supported() -> bool:
+    # AMX or AVX512-BF16 make bf16 matmuls ~2-5x faster than fp32 here; without them
+    # bf16 on CPU is emulated and slower, so we only autocast when the hardware has it.
+    return bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def bf16_supported(device: str) -> bool:
+    if device == "cuda":
+        import torch
+
+        return torch.cuda.is_bf16_supported()
+    return cpu_bf16_supported()
+
+
+def n_threads() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -1,0 +1,1 @@
+"""Instructor prompts and structured replies: errors in, candidate training samples out."""

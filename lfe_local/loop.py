@@ -1,0 +1,338 @@
+"""The loop: the only module that knows what a cycle is.
+
+cycle 0:  prepare -> eval_train -> eval_val -> eval_test            (the base target)
+cycle c:  instruct -> verify -> train -> eval_val -> eval_test [-> eval_train, if a cycle follows]
+
+Each stage writes its rows and its marker in `stages` in one transaction, so a rerun of `lfe run`
+skips every finished stage and continues with the first unfinished one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from . import offline  # noqa: F401
+from .config import Config
+from .errors import LfeError
+from .store import DB_NAME, Store
+from .tasks import make_task
+from .tasks.base import Item, Sample
+from .tui import NullReporter, Reporter
+
+STRATEGY = "le"
+
+
+def plan(n_cycles: int) -> list[tuple[int, str]]:
+    stages = [(0, "prepare"), (0, "eval_train"), (0, "eval_val"), (0, "eval_test")]
+    for c in range(1, n_cycles + 1):
+        stages += [(c, "instruct"), (c, "verify"), (c, "train"), (c, "eval_val"), (c, "eval_test")]
+        if c < n_cycles:
+            stages.append((c, "eval_train"))  # the next cycle's errors come from here
+    return stages
+
+
+def fingerprint(cfg: Config) -> str:
+    data = cfg.model_dump()
+    data["run"].pop("cycles")  # more cycles on the same run is a continuation, not a new run
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    db_path: Path
+    best_cycle: int | None
+    accuracies: list[dict[str, Any]]  # cycle, split, n_items, accuracy
+    seconds: float
+    stopped_after: str | None = None
+
+
+class StopRequested(Exception):
+    pass
+
+
+class Loop:
+    def __init__(self, workspace: Path, cfg: Config, reporter: Reporter | None = None,
+                 stop_after: str | None = None, new_run: bool = False):
+        self.workspace = workspace
+        self.cfg = cfg
+        self.rep = reporter or NullReporter()
+        self.stop_after = stop_after
+        self.new_run = new_run
+        self.task = make_task(cfg.task["name"], {k: v for k, v in cfg.task.items() if k != "name"}, workspace)
+        self._engine = None  # (adapter path, TransformersEngine) kept across a cycle's evaluations
+        self._splits: dict[str, list[Item]] | None = None
+
+    # -- entry point -------------------------------------------------------------------------
+    def run(self) -> RunSummary:
+        t0 = time.perf_counter()
+        self.workspace.mkdir(parents=True, exist_ok=True)
+        self.store = Store(self.workspace / DB_NAME)
+        try:
+            self.run_id = self._open_run()
+            self.rep.run_started(self.run_id, self.cfg.run.cycles, self.task.name, str(self.workspace))
+            done = self.store.done_stages(self.run_id)
+            stopped = None
+            for cycle, stage in plan(self.cfg.run.cycles):
+                if (cycle, stage) in done:
+                    self.rep.stage_skipped(cycle, stage, "done earlier")
+                    continue
+                self._run_stage(cycle, stage)
+                if self.stop_after in (stage, f"{cycle}:{stage}"):
+                    stopped = f"{cycle}:{stage}"
+                    break
+            best = self._best_cycle()
+            if stopped is None:
+                self.store.finish_run(self.run_id, best)
+            self.rep.run_finished(time.perf_counter() - t0, best)
+            return RunSummary(self.run_id, self.store.path, best, self.store.accuracies(self.run_id),
+                              time.perf_counter() - t0, stopped)
+        finally:
+            self._drop_engine()
+            self.store.close()
+
+    def _open_run(self) -> str:
+        fp = fingerprint(self.cfg)
+        last = self.store.latest_run()
+        if last and not self.new_run:
+            if last["fingerprint"] == fp and (last["status"] != "finished" or self.cfg.run.cycles > last["n_cycles"]):
+                if self.cfg.run.cycles != last["n_cycles"]:
+                    self.store.set_run_cycles(last["run_id"], self.cfg.run.cycles)
+                self.rep.message(f"continuing run {last['run_id']}")
+                return last["run_id"]
+            if last["status"] != "finished":
+                raise LfeError(
+                    f"{self.store.path}: run {last['run_id']} is unfinished and was made with a different "
+                    "config; rerun with that config to continue it, or pass --new-run")
+        run_id = "run-" + dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        while self.store.run(run_id):
+            run_id += "x"
+        self.store.create_run({
+            "run_id": run_id, "task": self.task.name, "strategy": STRATEGY, "n_cycles": self.cfg.run.cycles,
+            "fingerprint": fp, "config_json": self.cfg.model_dump_json(), "target_model": self.cfg.target.model,
+            "instructor_model": self.cfg.instructor.model,
+        })
+        return run_id
+
+    def _run_stage(self, cycle: int, stage: str) -> None:
+        started = dt.datetime.now().replace(microsecond=0)
+        t0 = time.perf_counter()
+        name = stage.split("_")[0]
+        work = getattr(self, f"_stage_{name}")
+        args = (cycle, stage.split("_")[1]) if name == "eval" else (cycle,)
+        rows, summary = work(*args)  # heavy work happens here, outside any transaction
+        seconds = time.perf_counter() - t0
+        with self.store.transaction():
+            for table, table_rows in rows.items():
+                if table == "sample_verdicts":
+                    self.store.update_sample_verdicts(self.run_id, table_rows)
+                else:
+                    self.store.insert(table, table_rows)
+            self.store.mark_stage(self.run_id, cycle, stage, started, seconds, summary)
+        self.rep.stage_finished(cycle, stage, seconds, summary)
+        if name == "eval":
+            split = stage.split("_")[1]
+            evals = rows["evaluations"]
+            acc = sum(r["correct"] for r in evals) / max(1, len(evals))
+            self.rep.metric(cycle, split, acc, len(evals))
+
+    # -- helpers -------------------------------------------------------------------------------
+    @property
+    def splits(self) -> dict[str, list[Item]]:
+        if self._splits is None:
+            self._splits = self.task.load()
+        return self._splits
+
+    def _item_map(self) -> dict[str, Item]:
+        return {it.item_id: it for items in self.splits.values() for it in items}
+
+    def _hf_dir(self) -> Path:
+        from .engines.hf_model import ensure_hf
+
+        return ensure_hf(self.cfg.target.model, log=self.rep.message)
+
+    def _device(self) -> str:
+        from .engines.hf_model import resolve_device
+
+        return resolve_device(self.cfg.target.device)
+
+    def _adapter_path(self, cycle: int) -> str | None:
+        if cycle == 0:
+            return None
+        row = self.store.adapter(self.run_id, cycle)
+        if row is None:
+            raise LfeError(f"run {self.run_id}: cycle {cycle} has no train stage result")
+        return row["path"]
+
+    def _target(self, cycle: int):
+        from .engines.transformers_engine import TransformersEngine
+
+        adapter = self._adapter_path(cycle)
+        if self._engine is None or self._engine[0] != (cycle, adapter):
+            self._drop_engine()
+            engine = TransformersEngine(self._hf_dir(), device=self._device(), adapter=adapter,
+                                        bf16=self.cfg.target.bf16, batch_size=self.cfg.target.batch_size)
+            self._engine = ((cycle, adapter), engine)
+        return self._engine[1]
+
+    def _drop_engine(self) -> None:
+        if self._engine is not None:
+            self._engine[1].close()
+            self._engine = None
+
+    # -- stages ----------------------------------------------------------------------------------
+    def _stage_prepare(self, cycle: int):
+        self.rep.stage_started(cycle, "prepare", None)
+        self._hf_dir()  # convert a GGUF target once, before any timing-sensitive stage
+        rows = [{"run_id": self.run_id, "task": self.task.name, "item_id": it.item_id, "split": it.split,
+                 "question": it.question, "answer": it.answer, "solution": it.solution}
+                for split in ("train", "val", "test") for it in self.splits[split]]
+        sizes = ", ".join(f"{s} {len(self.splits[s])}" for s in ("train", "val", "test"))
+        return {"items": rows}, sizes
+
+    def _stage_eval(self, cycle: int, split: str):
+        items = self.splits[split]
+        self.rep.stage_started(cycle, f"eval_{split}", len(items))
+        engine = self._target(cycle)
+        gens = engine.generate([self.task.messages(it.question) for it in items],
+                               max_tokens=self.cfg.target.max_new_tokens, on_progress=self.rep.advance)
+        adapter = self._adapter_path(cycle)
+        rows = []
+        for it, g in zip(items, gens, strict=True):
+            score = self.task.score(g.text, it)
+            rows.append({
+                "run_id": self.run_id, "cycle": cycle, "task": self.task.name, "split": split,
+                "item_id": it.item_id, "model": self.cfg.target.model, "adapter": adapter, "prompt": g.prompt,
+                "response": g.text, "extracted": score.extracted, "gold": it.answer, "correct": score.correct,
+                "prompt_tokens": g.prompt_tokens, "completion_tokens": g.completion_tokens,
+                "latency_s": g.seconds,
+            })
+        n_ok = sum(r["correct"] for r in rows)
+        return {"evaluations": rows}, f"{n_ok}/{len(rows)} correct"
+
+    def _stage_instruct(self, cycle: int):
+        from .engines.llama_cpp_engine import LlamaCppEngine
+        from .instruct.le import Failure, analyse, new_per_error
+
+        self._drop_engine()  # the instructor gets the memory
+        icfg = self.cfg.instructor
+        prev = [r for r in self.store.evaluations(self.run_id, cycle - 1, "train") if not r["correct"]]
+        rng = random.Random(self.cfg.run.seed * 1000 + cycle)
+        if icfg.max_errors and len(prev) > icfg.max_errors:
+            prev = sorted(rng.sample(prev, icfg.max_errors), key=lambda r: r["item_id"])
+        items = self._item_map()
+        show = icfg.show_reference
+        failures = [Failure(r["item_id"], items[r["item_id"]].question, r["response"],
+                            gold=items[r["item_id"]].answer if show != "none" else None,
+                            reference=items[r["item_id"]].solution if show == "solution" else None)
+                    for r in prev]
+        k = new_per_error(icfg.budget, len(failures), icfg.max_new_per_error)
+        self.rep.stage_started(cycle, "instruct", len(failures))
+        if not failures:
+            return {}, "no errors to analyse"
+        engine = LlamaCppEngine(icfg.model, n_ctx=icfg.n_ctx, threads=icfg.threads, seed=self.cfg.run.seed)
+        try:
+            outcomes = analyse(engine, failures, k, cycle=cycle, temperature=icfg.temperature,
+                               max_tokens=icfg.max_tokens, retries=icfg.retries,
+                               seed=self.cfg.run.seed * 100_000 + cycle * 10_000, on_progress=self.rep.advance,
+                               strategy=STRATEGY)
+        finally:
+            engine.close()
+        base = {"run_id": self.run_id, "cycle": cycle, "task": self.task.name}
+        analyses = [{**base, **o.analysis} for o in outcomes]
+        samples = [self._sample_row(cycle, s) for o in outcomes for s in o.samples]
+        n_fail = sum(a["status"] == "failed" for a in analyses)
+        return ({"analyses": analyses, "samples": samples},
+                f"{len(analyses)} errors analysed (K={k}), {n_fail} failed calls, {len(samples)} samples")
+
+    def _sample_row(self, cycle: int, s: Sample) -> dict[str, Any]:
+        row = {k: v for k, v in asdict(s).items() if k != "meta"}
+        return {"run_id": self.run_id, "cycle": cycle, **row, "training_text": None}
+
+    def _stage_verify(self, cycle: int):
+        from .verify.contamination import ContaminationIndex
+        from .verify.dedup import Deduper
+
+        vcfg = self.cfg.verify
+        pending = self.store.samples(self.run_id, [cycle], status="generated")
+        self.rep.stage_started(cycle, "verify", len(pending))
+        held_out = [(it.item_id, it.question) for s in ("val", "test") for it in self.splits[s]]
+        contamination = ContaminationIndex(held_out, n=vcfg.contamination_ngram, threshold=vcfg.contamination_threshold)
+        dedup = Deduper(n=vcfg.dedup_ngram, threshold=vcfg.dedup_threshold)
+        for old in self.store.samples(self.run_id, list(range(1, cycle)), status="accepted"):
+            dedup.add(old["sample_id"], old["question"])
+        # A "new" problem that near-copies a train item teaches nothing new.
+        train_copies = Deduper(n=vcfg.dedup_ngram, threshold=vcfg.dedup_threshold)
+        for it in self.splits["train"]:
+            train_copies.add(it.item_id, it.question)
+        items = self._item_map()
+        verdicts = []
+        for row in pending:
+            sample = Sample(**{k: row[k] for k in ("sample_id", "strategy", "kind", "source_item_id", "question",
+                                                    "solution", "answer", "program")})
+            gold = items[sample.source_item_id].answer if sample.kind == "corrected" else None
+            verdict = self.task.verify(sample, gold)
+            reason, detail = verdict.reason, verdict.detail
+            if reason is None:
+                hit = contamination.check(sample.question)
+                if hit:
+                    reason, detail = "contamination", f"overlaps {hit[0]} ({hit[1]:.0%} of n-grams)"
+            if reason is None:
+                dup = dedup.check(sample.question) or (
+                    train_copies.check(sample.question) if sample.kind == "new" else None)
+                if dup:
+                    reason, detail = dup[0], f"same as {dup[1]}"
+            ok = verdict.ok and reason is None
+            if ok:
+                dedup.add(sample.sample_id, sample.question)
+            verdicts.append({
+                "sample_id": sample.sample_id, "status": "accepted" if ok else "rejected",
+                "reason": None if ok else reason, "detail": None if ok else detail,
+                "training_text": self.task.training_response(sample.solution, sample.answer) if ok else None,
+            })
+            self.rep.advance(1)
+        n_ok = sum(v["status"] == "accepted" for v in verdicts)
+        return {"sample_verdicts": verdicts}, f"{n_ok}/{len(verdicts)} accepted"
+
+    def _stage_train(self, cycle: int):
+        from .train.lora import train_lora
+
+        self._drop_engine()
+        tcfg = self.cfg.train
+        cycles = [cycle] if tcfg.mode == "continue" else list(range(1, cycle + 1))
+        accepted = self.store.samples(self.run_id, cycles, status="accepted")
+        parent = self._adapter_path(cycle - 1) if tcfg.mode == "continue" else None
+        if not accepted:
+            inherited = self._adapter_path(cycle - 1)
+            self.rep.stage_started(cycle, "train", None)
+            row = {"run_id": self.run_id, "cycle": cycle, "path": inherited, "parent": inherited, "n_samples": 0,
+                   "n_steps": 0, "final_loss": None, "seconds": 0.0}
+            self.rep.message(f"cycle {cycle}: no accepted samples, the target stays as it was")
+            return {"adapters": [row]}, "nothing to train on"
+        convs = [(self.task.messages(s["question"]), s["training_text"]) for s in accepted]
+        total_steps = -(-len(convs) // tcfg.batch_size) * tcfg.epochs
+        self.rep.stage_started(cycle, "train", total_steps)
+        out = self.workspace / "runs" / self.run_id / f"cycle-{cycle}" / "adapter"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        result = train_lora(self._hf_dir(), convs, out, tcfg, device=self._device(), init_adapter=parent,
+                            seed=self.cfg.run.seed + cycle, on_step=lambda log, total: self.rep.advance(1))
+        steps = [{"run_id": self.run_id, "cycle": cycle, **asdict(s)} for s in result.steps]
+        last = result.steps[-1].loss if result.steps else None
+        row = {"run_id": self.run_id, "cycle": cycle, "path": str(result.adapter_dir), "parent": parent,
+               "n_samples": result.n_examples, "n_steps": len(result.steps), "final_loss": last,
+               "seconds": result.seconds}
+        return ({"train_steps": steps, "adapters": [row]},
+                f"{result.n_examples} samples, {len(result.steps)} steps, final loss {last:.3f}")
+
+    def _best_cycle(self) -> int | None:
+        val = [r for r in self.store.accuracies(self.run_id) if r["split"] == "val"]
+        if not val:
+            return None
+        return max(val, key=lambda r: (r["accuracy"], -r["cycle"]))["cycle"]

@@ -1,0 +1,159 @@
+"""DuckDB store: schema, transactional writes per stage, and the reads the loop needs.
+
+Writes go through Arrow tables (`INSERT ... BY NAME SELECT * FROM arrow`), which is orders of
+magnitude faster in DuckDB than executemany.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from ..errors import LfeError
+
+DB_NAME = "lfe.duckdb"
+SCHEMA_VERSION = 1
+
+_TABLES = ("runs", "stages", "items", "evaluations", "analyses", "samples", "train_steps", "adapters")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now().replace(microsecond=0)
+
+
+class Store:
+    def __init__(self, path: Path, read_only: bool = False):
+        self.path = Path(path)
+        if read_only and not self.path.exists():
+            raise LfeError(f"{self.path}: no such database (run `lfe run` in this workspace first)")
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as err:
+            # DuckDB allows one writer per file; a running `lfe run` holds it.
+            msg = str(err).splitlines()[0]
+            raise LfeError(f"{self.path}: cannot open ({msg}); is an `lfe run` still using it?") from None
+        if not read_only:
+            self._migrate()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema ------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        have = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+        ).fetchone()[0]
+        if have:
+            row = self.con.execute("SELECT max(version) FROM schema_version").fetchone()
+            if row[0] is not None and row[0] > SCHEMA_VERSION:
+                raise LfeError(f"{self.path}: schema version {row[0]} is newer than this lfe-local ({SCHEMA_VERSION})")
+        sql = resources.files("lfe_local.store").joinpath("schema.sql").read_text()
+        with self.transaction():
+            self.con.execute(sql)
+            if not self.con.execute("SELECT count(*) FROM schema_version").fetchone()[0]:
+                self.con.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])
+
+    # -- transactions --------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def insert(self, table: str, rows: list[dict[str, Any]]) -> None:
+        if table not in _TABLES:
+            raise ValueError(f"unknown table {table}")
+        if not rows:
+            return
+        arrow = pa.Table.from_pylist(rows)  # noqa: F841 - read by DuckDB through the local name
+        self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM arrow")
+
+    # -- runs and stages -------------------------------------------------------------------
+    def latest_run(self) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM runs ORDER BY created_at DESC, run_id DESC LIMIT 1")
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM runs WHERE run_id = ?", [run_id])
+
+    def create_run(self, row: dict[str, Any]) -> None:
+        with self.transaction():
+            self.insert("runs", [{**row, "created_at": _now(), "status": "running"}])
+
+    def set_run_cycles(self, run_id: str, n_cycles: int) -> None:
+        self.con.execute("UPDATE runs SET n_cycles = ?, status = 'running' WHERE run_id = ?", [n_cycles, run_id])
+
+    def finish_run(self, run_id: str, best_cycle: int | None) -> None:
+        self.con.execute(
+            "UPDATE runs SET status = 'finished', best_cycle = ?, finished_at = ? WHERE run_id = ?",
+            [best_cycle, _now(), run_id],
+        )
+
+    def done_stages(self, run_id: str) -> set[tuple[int, str]]:
+        rows = self.con.execute("SELECT cycle, stage FROM stages WHERE run_id = ?", [run_id]).fetchall()
+        return {(c, s) for c, s in rows}
+
+    def mark_stage(self, run_id: str, cycle: int, stage: str, started: dt.datetime, seconds: float, summary: str) -> None:
+        """Call inside the stage's transaction, so rows and marker land together."""
+        self.insert("stages", [{"run_id": run_id, "cycle": cycle, "stage": stage, "started_at": started,
+                                "seconds": seconds, "summary": summary}])
+
+    # -- reads for the loop ----------------------------------------------------------------
+    def has_items(self, run_id: str) -> bool:
+        return bool(self.con.execute("SELECT count(*) FROM items WHERE run_id = ?", [run_id]).fetchone()[0])
+
+    def evaluations(self, run_id: str, cycle: int, split: str) -> list[dict[str, Any]]:
+        return self._all(
+            "SELECT item_id, response, extracted, correct FROM evaluations WHERE run_id = ? AND cycle = ? AND split = ? ORDER BY item_id",
+            [run_id, cycle, split],
+        )
+
+    def samples(self, run_id: str, cycles: list[int], status: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM samples WHERE run_id = ? AND list_contains(?, cycle)"
+        params: list[Any] = [run_id, cycles]
+        if status:
+            sql += " AND status = ?"
+            params.append(status)
+        return self._all(sql + " ORDER BY cycle, sample_id", params)
+
+    def update_sample_verdicts(self, run_id: str, verdicts: list[dict[str, Any]]) -> None:
+        if not verdicts:
+            return
+        arrow = pa.Table.from_pylist(verdicts)  # noqa: F841
+        self.con.execute(
+            """UPDATE samples SET status = v.status, reason = v.reason, detail = v.detail,
+                      training_text = v.training_text
+               FROM arrow v WHERE samples.run_id = ? AND samples.sample_id = v.sample_id""",
+            [run_id],
+        )
+
+    def adapter(self, run_id: str, cycle: int) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM adapters WHERE run_id = ? AND cycle = ?", [run_id, cycle])
+
+    def accuracies(self, run_id: str) -> list[dict[str, Any]]:
+        return self._all("SELECT cycle, split, n_items, accuracy FROM cycle_metrics WHERE run_id = ? ORDER BY cycle, split", [run_id])
+
+    def _one(self, sql: str, params: list[Any] | None = None) -> dict[str, Any] | None:
+        rows = self._all(sql, params)
+        return rows[0] if rows else None
+
+    def _all(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+        cur = self.con.execute(sql, params or [])
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]

@@ -1,0 +1,159 @@
+-- lfe-local DuckDB schema, version 1. Bump schema_version and add a migration when it changes.
+-- Tables are the record; the views at the bottom are the documented public API (see README).
+
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+
+CREATE TABLE IF NOT EXISTS runs (
+    run_id      VARCHAR PRIMARY KEY,
+    created_at  TIMESTAMP NOT NULL,
+    task        VARCHAR NOT NULL,
+    strategy    VARCHAR NOT NULL,
+    n_cycles    INTEGER NOT NULL,
+    fingerprint VARCHAR NOT NULL,      -- hash of the config minus run.cycles: a resume must match it
+    config_json VARCHAR NOT NULL,
+    target_model VARCHAR NOT NULL,
+    instructor_model VARCHAR NOT NULL,
+    status      VARCHAR NOT NULL,      -- running | finished
+    best_cycle  INTEGER,               -- chosen on val accuracy
+    finished_at TIMESTAMP
+);
+
+-- One row per finished stage: the resume marker. A stage's rows and this row commit together.
+CREATE TABLE IF NOT EXISTS stages (
+    run_id      VARCHAR NOT NULL,
+    cycle       INTEGER NOT NULL,
+    stage       VARCHAR NOT NULL,
+    started_at  TIMESTAMP NOT NULL,
+    seconds     DOUBLE NOT NULL,
+    summary     VARCHAR,
+    PRIMARY KEY (run_id, cycle, stage)
+);
+
+CREATE TABLE IF NOT EXISTS items (
+    run_id    VARCHAR NOT NULL,
+    task      VARCHAR NOT NULL,
+    item_id   VARCHAR NOT NULL,
+    split     VARCHAR NOT NULL,
+    question  VARCHAR NOT NULL,
+    answer    VARCHAR NOT NULL,
+    solution  VARCHAR,
+    PRIMARY KEY (run_id, item_id)
+);
+
+-- One row per item per evaluation.
+CREATE TABLE IF NOT EXISTS evaluations (
+    run_id      VARCHAR NOT NULL,
+    cycle       INTEGER NOT NULL,
+    task        VARCHAR NOT NULL,
+    split       VARCHAR NOT NULL,
+    item_id     VARCHAR NOT NULL,
+    model       VARCHAR NOT NULL,
+    adapter     VARCHAR,               -- NULL for the base target (cycle 0)
+    prompt      VARCHAR NOT NULL,      -- the exact text fed to the model, chat template applied
+    response    VARCHAR NOT NULL,
+    extracted   VARCHAR,
+    gold        VARCHAR NOT NULL,
+    correct     BOOLEAN NOT NULL,
+    prompt_tokens     INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    latency_s   DOUBLE NOT NULL,       -- this item's share of its batch's wall time
+    PRIMARY KEY (run_id, cycle, split, item_id)
+);
+
+-- One row per instructor call (an analysed error), successful or failed after retries.
+CREATE TABLE IF NOT EXISTS analyses (
+    run_id      VARCHAR NOT NULL,
+    cycle       INTEGER NOT NULL,
+    task        VARCHAR NOT NULL,
+    item_id     VARCHAR NOT NULL,      -- the failed train item
+    strategy    VARCHAR NOT NULL,
+    status      VARCHAR NOT NULL,      -- ok | failed
+    failure     VARCHAR,               -- why the last attempt was unusable (invalid_json, schema, truncated)
+    attempts    INTEGER NOT NULL,
+    error_type  VARCHAR,
+    analysis    VARCHAR,
+    prompt      VARCHAR NOT NULL,      -- the last user message sent
+    raw_reply   VARCHAR,               -- the last reply, verbatim
+    prompt_tokens     INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    seconds     DOUBLE NOT NULL,
+    PRIMARY KEY (run_id, cycle, item_id, strategy)
+);
+
+-- Every generated sample, accepted or rejected, with the reason.
+CREATE TABLE IF NOT EXISTS samples (
+    run_id      VARCHAR NOT NULL,
+    cycle       INTEGER NOT NULL,
+    sample_id   VARCHAR NOT NULL,
+    strategy    VARCHAR NOT NULL,
+    kind        VARCHAR NOT NULL,      -- corrected | new
+    source_item_id VARCHAR NOT NULL,
+    question    VARCHAR NOT NULL,
+    solution    VARCHAR NOT NULL,
+    answer      VARCHAR,
+    program     VARCHAR,
+    status      VARCHAR NOT NULL,      -- generated (not yet verified) | accepted | rejected
+    reason      VARCHAR,
+    detail      VARCHAR,
+    training_text VARCHAR,             -- the response the target is trained on (accepted only)
+    PRIMARY KEY (run_id, sample_id)
+);
+
+CREATE TABLE IF NOT EXISTS train_steps (
+    run_id   VARCHAR NOT NULL,
+    cycle    INTEGER NOT NULL,
+    step     INTEGER NOT NULL,
+    epoch    DOUBLE NOT NULL,
+    loss     DOUBLE NOT NULL,
+    learning_rate DOUBLE NOT NULL,
+    tokens   INTEGER NOT NULL,
+    seconds  DOUBLE NOT NULL,
+    PRIMARY KEY (run_id, cycle, step)
+);
+
+CREATE TABLE IF NOT EXISTS adapters (
+    run_id      VARCHAR NOT NULL,
+    cycle       INTEGER NOT NULL,
+    path        VARCHAR,               -- NULL when the cycle had nothing to train on
+    parent      VARCHAR,               -- adapter it continued from (continue mode)
+    n_samples   INTEGER NOT NULL,
+    n_steps     INTEGER NOT NULL,
+    final_loss  DOUBLE,
+    seconds     DOUBLE NOT NULL,
+    PRIMARY KEY (run_id, cycle)
+);
+
+-- Public views -------------------------------------------------------------------------
+
+CREATE OR REPLACE VIEW cycle_metrics AS
+SELECT run_id, cycle, task, split,
+       count(*)::INTEGER AS n_items,
+       avg(correct::INTEGER)::DOUBLE AS accuracy
+FROM evaluations
+GROUP BY run_id, cycle, task, split;
+
+CREATE OR REPLACE VIEW error_analyses AS
+SELECT a.run_id, a.cycle, a.task, a.item_id, i.question,
+       e.response AS wrong_response, a.error_type, a.analysis
+FROM analyses a
+JOIN items i ON i.run_id = a.run_id AND i.item_id = a.item_id
+LEFT JOIN evaluations e
+       ON e.run_id = a.run_id AND e.cycle = a.cycle - 1 AND e.split = 'train' AND e.item_id = a.item_id
+WHERE a.status = 'ok';
+
+CREATE OR REPLACE VIEW sample_funnel AS
+SELECT run_id, cycle, strategy, 'generated' AS status, NULL::VARCHAR AS reason, count(*)::INTEGER AS n
+FROM samples GROUP BY run_id, cycle, strategy
+UNION ALL
+SELECT run_id, cycle, strategy, status, reason, count(*)::INTEGER AS n
+FROM samples WHERE status IN ('accepted', 'rejected')
+GROUP BY run_id, cycle, strategy, status, reason;
+
+CREATE OR REPLACE VIEW instructor_calls AS
+SELECT run_id, cycle, strategy, status, failure, count(*)::INTEGER AS n,
+       sum(attempts)::INTEGER AS attempts, sum(completion_tokens)::BIGINT AS completion_tokens,
+       sum(seconds)::DOUBLE AS seconds
+FROM analyses GROUP BY run_id, cycle, strategy, status, failure;
+
+CREATE OR REPLACE VIEW stage_times AS
+SELECT run_id, cycle, stage, started_at, seconds, summary FROM stages;

@@ -1,0 +1,1 @@
+"""Trainers: accepted samples in, a LoRA adapter out."""

@@ -1,0 +1,86 @@
+import pytest
+
+from lfe_local.verify.equations import check_equations, false_equations, find_equations
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "12 + 5 = 17",
+        "3 * 4 = 12 = 6 + 6",
+        "(8 - 2) / 3 = 2",
+        "$12.50 x 4 = $50",
+        "4 × 3 = 12",
+        "10 ÷ 2 = 5",
+        "2 · 6 = 12",
+        "1,200 + 300 = 1,500",
+        "10 / 3 = 3.33",
+        "0.1 + 0.2 = 0.3",
+        "2^10 = 1024",
+        "50 * 20% = 10",
+        "15 / 60 * 100 = 25%",
+        "-3 + 5 = 2",
+    ],
+)
+def test_true_equations(text):
+    eqs = check_equations(text)
+    assert len(eqs) == 1, eqs
+    assert eqs[0].ok, eqs[0]
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("2 + 2 = 5", "false"),
+        ("10 / 3 = 3.5", "false"),
+        ("7 / 2 = 4", "false"),  # a whole number gets no rounding slack
+        ("3 * 4 = 12 = 6 + 7", "false"),
+        ("1,200 + 300 = 1,600", "false"),
+        ("5 / 0 = 0", "division_by_zero"),
+        ("(4 - 4) / (2 - 2) = 1", "division_by_zero"),
+    ],
+)
+def test_false_equations(text, reason):
+    eqs = check_equations(text)
+    assert len(eqs) == 1
+    assert not eqs[0].ok
+    assert eqs[0].reason == reason
+    assert false_equations(text) == [text]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x = 5", "Step 1.", "2024", "5 = 5", "In 2024-01-05 we met.", "the box x 3 = 5", "2x = 10", "3 + 4"],
+)
+def test_not_equations(text):
+    assert find_equations(text) == []
+
+
+def test_equations_inside_prose_keep_order_and_text():
+    text = "Mia buys 5 more: 12 + 5 = 17. She gives away 3, so 17 - 3 = 14 apples.\nTotal = 2 * 7 = 14"
+    assert find_equations(text) == ["12 + 5 = 17", "17 - 3 = 14", "2 * 7 = 14"]
+    assert false_equations(text) == []
+
+
+def test_sentence_parentheses_and_dashes_are_not_terms():
+    assert find_equations("(so 3 + 4 = 7)") == ["3 + 4 = 7"]
+    assert find_equations("12 - 5 = 7 - that is all") == ["12 - 5 = 7"]
+
+
+def test_gsm8k_annotation_is_its_own_equation():
+    text = "Natalia sold 48/2 = <<48/2=24>>24 clips in May."
+    assert find_equations(text) == ["48/2 = 24", "48/2=24"]
+    assert false_equations(text) == []
+
+
+def test_wrong_gsm8k_annotation_is_caught():
+    assert false_equations("She earns 12*5 = <<12*5=70>>60 dollars.") == ["12*5=70"]
+
+
+def test_values_reported():
+    (eq,) = check_equations("10 / 4 = 2.5")
+    assert eq.values == (2.5, 2.5)
+
+
+def test_huge_power_is_skipped_not_evaluated():
+    assert check_equations("9 ** 9 ** 9 = 1") == []

@@ -1,0 +1,145 @@
+import pytest
+
+from lfe_local.tasks.base import Item, Sample
+from lfe_local.tasks.math_task import PROMPT, MathTask
+
+GOOD_SOLUTION = "Mia starts with 12 apples. She buys 5 more: 12 + 5 = 17. She gives away 3: 17 - 3 = 14."
+GOOD_PROGRAM = "apples = 12 + 5\napples -= 3\nprint(apples)\n"
+
+
+def sample(kind="corrected", solution=GOOD_SOLUTION, answer="14", program=None):
+    return Sample(
+        sample_id="s1",
+        strategy="le",
+        kind=kind,
+        source_item_id="arith-train-0001",
+        question="Mia has 12 apples...",
+        solution=solution,
+        answer=answer,
+        program=program,
+    )
+
+
+@pytest.fixture
+def task():
+    return MathTask(program_timeout_s=2.0)
+
+
+def test_messages_use_the_prompt(task):
+    (msg,) = task.messages("What is 2 + 2?")
+    assert msg["role"] == "user"
+    assert msg["content"] == PROMPT.format(question="What is 2 + 2?")
+    assert msg["content"].endswith("Problem: What is 2 + 2?")
+
+
+def test_score(task):
+    item = Item("arith-test-0000", "test", "q", "1200")
+    assert task.score("... The answer is $1,200.00.", item).correct
+    wrong = task.score("so 3 + 4 = 7. The answer is 7.", item)
+    assert (wrong.extracted, wrong.correct) == ("7", False)
+    assert task.score("no idea", item).extracted is None
+
+
+def test_training_response_has_one_canonical_ending(task):
+    out = task.training_response(GOOD_SOLUTION + " So the answer is 14.\n#### 14", "14.0")
+    assert out == GOOD_SOLUTION + "\nThe answer is 14."
+    assert task.training_response(GOOD_SOLUTION, "14") == GOOD_SOLUTION + "\nThe answer is 14."
+    # Working in the answer sentence is kept; only the answer clause goes.
+    assert task.training_response("Since 3.5 * 2 = 7, the answer is 7.", "7") == "Since 3.5 * 2 = 7.\nThe answer is 7."
+
+
+def test_accepts_a_correct_sample(task):
+    assert task.verify(sample(), gold_answer="14").ok
+    assert task.verify(sample(solution=GOOD_SOLUTION + " The answer is 14."), gold_answer="14.00").ok
+
+
+@pytest.mark.parametrize(
+    "kwargs, gold, reason, detail",
+    [
+        ({"answer": None}, "14", "missing_answer", None),
+        ({"answer": "fourteen"}, "14", "missing_answer", None),
+        ({"solution": "   "}, "14", "empty_solution", None),
+        ({"answer": "15"}, "14", "wrong_answer", "answer 15, gold 14"),
+        ({"solution": GOOD_SOLUTION + " The answer is 15."}, "14", "inconsistent_answer", None),
+        ({"solution": "Mia has twelve apples, buys five and gives three away."}, "14", "no_equations", None),
+        ({"solution": "12 + 5 = 17. Then 17 - 3 = 15. Oops, 17 - 3 = 14."}, "14", "bad_equation", "17 - 3 = 15"),
+        ({"solution": "Each gets 10 / 0 = 0 apples, so 12 + 2 = 14."}, "14", "bad_equation", "10 / 0 = 0"),
+    ],
+)
+def test_rejections(task, kwargs, gold, reason, detail):
+    verdict = task.verify(sample(**kwargs), gold_answer=gold)
+    assert not verdict.ok
+    assert verdict.reason == reason
+    if detail is not None:
+        assert verdict.detail == detail
+
+
+def test_first_failure_wins(task):
+    # Wrong answer and a false equation: the answer check comes first.
+    verdict = task.verify(sample(solution="2 + 2 = 5", answer="9"), gold_answer="14")
+    assert verdict.reason == "wrong_answer"
+
+
+def test_explicit_answer_wins_over_last_equation(task):
+    # An explicit "answer is" is what the solution states, even if an aside follows it.
+    text = GOOD_SOLUTION + " The answer is 14. Before giving any away she had 12 + 5 = 17."
+    assert task.verify(sample(solution=text), gold_answer="14").ok
+
+
+def test_unmarked_solution_must_end_on_its_answer(task):
+    # True equations that never reach the stated answer do not solve the problem.
+    verdict = task.verify(sample(solution="She drives 11 + 28 = 39 km."), gold_answer="14")
+    assert verdict.reason == "inconsistent_answer"
+    assert task.verify(sample(solution="12 + 5 = 17. 17 - 3 = 14."), gold_answer="14").ok
+
+
+def test_new_sample_agreement_by_program(task):
+    assert task.verify(sample(kind="new", program=GOOD_PROGRAM), gold_answer=None).ok
+
+
+def test_new_sample_program_rejections(task):
+    v = task.verify(sample(kind="new", program=None), None)
+    assert v.reason == "no_program"
+    v = task.verify(sample(kind="new", program="print(12 + 5 - 2)"), None)
+    assert (v.reason, v.detail) == ("program_disagrees", "program printed 15, answer 14")
+    v = task.verify(sample(kind="new", program="print('done')"), None)
+    assert v.reason == "program_disagrees"
+    v = task.verify(sample(kind="new", program="x = 1 / 0"), None)
+    assert v.reason == "program_failed"
+    assert "ZeroDivisionError" in v.detail and "\n" not in v.detail
+
+
+def test_program_that_loops_forever_is_stopped():
+    task = MathTask(program_timeout_s=1.0)
+    v = task.verify(sample(kind="new", program="while True:\n    pass\n"), None)
+    assert (v.reason, v.detail) == ("program_failed", "timed out after 1s")
+
+
+def test_agreement_none_skips_the_program():
+    task = MathTask(agreement="none")
+    assert task.verify(sample(kind="new", program=None), None).ok
+
+
+def test_corrected_samples_need_no_program(task):
+    assert task.verify(sample(kind="corrected", program=None), "14").ok
+
+
+def test_bad_agreement_mode():
+    with pytest.raises(ValueError):
+        MathTask(agreement="vote")
+
+
+def test_run_python_is_isolated_and_bounded():
+    import os
+
+    from lfe_local.verify.pyexec import MAX_OUTPUT_CHARS, run_python
+
+    r = run_python("import os, sys\nprint(os.getcwd())\nprint(sorted(os.environ))\nprint(sys.flags.isolated)")
+    cwd, env, isolated = r.stdout.splitlines()
+    assert r.ok and r.returncode == 0 and r.error is None
+    assert not os.path.exists(cwd)  # the scratch directory is gone
+    assert "HOME" not in env and isolated == "1"
+    big = run_python("print('x' * 10**6)")
+    assert big.ok and len(big.stdout) < MAX_OUTPUT_CHARS + 100 and big.stdout.endswith("[output truncated]")
+    hog = run_python("x = bytearray(2 * 1024**3)", memory_mb=256)
+    assert not hog.ok and "MemoryError" in hog.error
