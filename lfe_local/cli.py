@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -26,7 +25,7 @@ def _fail(err: Exception) -> None:
 @app.command()
 def init(
     directory: Path = typer.Argument(Path("."), help="Workspace folder to create (default: here)."),
-    preset: Optional[str] = typer.Option(None, "--preset", help="Preset to start from: demo or smoke."),
+    preset: str | None = typer.Option(None, "--preset", help="Preset to start from: demo or smoke."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing lfe.toml."),
 ) -> None:
     """Write a commented lfe.toml into a workspace folder."""
@@ -42,10 +41,10 @@ def init(
 @app.command()
 def run(
     workspace: Path = WORKSPACE,
-    preset: Optional[str] = typer.Option(None, "--preset", help="Preset under lfe.toml: demo or smoke."),
-    cycles: Optional[int] = typer.Option(None, "--cycles", min=0, help="Improvement cycles (overrides run.cycles)."),
+    preset: str | None = typer.Option(None, "--preset", help="Preset under lfe.toml: demo or smoke."),
+    cycles: int | None = typer.Option(None, "--cycles", min=0, help="Improvement cycles (overrides run.cycles)."),
     new_run: bool = typer.Option(False, "--new-run", help="Start a new run even if the last one is unfinished."),
-    stop_after: Optional[str] = typer.Option(None, "--stop-after", metavar="STAGE",
+    stop_after: str | None = typer.Option(None, "--stop-after", metavar="STAGE",
                                              help="Stop after this stage (e.g. instruct, or 1:train); rerun to continue."),
     display: str = typer.Option("auto", "--display", help="auto, rich or plain."),
 ) -> None:
@@ -64,7 +63,7 @@ def run(
 
 @app.command()
 def sql(
-    query: Optional[str] = typer.Argument(None, help="SQL to run; without it, an interactive prompt."),
+    query: str | None = typer.Argument(None, help="SQL to run; without it, an interactive prompt."),
     workspace: Path = WORKSPACE,
     fmt: str = typer.Option("table", "--format", "-f", help="table, csv or json."),
     write: bool = typer.Option(False, "--write", help="Open the database read-write (default read-only)."),

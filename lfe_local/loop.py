@@ -38,6 +38,23 @@ def plan(n_cycles: int) -> list[tuple[int, str]]:
     return stages
 
 
+def _flatten(data: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def config_differences(old_json: str, cfg: Config) -> list[str]:
+    """Keys whose value differs between a stored run's config and `cfg`. run.cycles may change
+    (more cycles continue a run), and keys a newer lfe-local added are not differences."""
+    old, new = _flatten(json.loads(old_json)), _flatten(cfg.model_dump())
+    return sorted(k for k in old if k != "run.cycles" and k in new and old[k] != new[k])
+
+
 def fingerprint(cfg: Config) -> str:
     data = cfg.model_dump()
     data["run"].pop("cycles")  # more cycles on the same run is a continuation, not a new run
@@ -102,15 +119,16 @@ class Loop:
         fp = fingerprint(self.cfg)
         last = self.store.latest_run()
         if last and not self.new_run:
-            if last["fingerprint"] == fp and (last["status"] != "finished" or self.cfg.run.cycles > last["n_cycles"]):
+            diff = config_differences(last["config_json"], self.cfg)
+            if not diff and (last["status"] != "finished" or self.cfg.run.cycles > last["n_cycles"]):
                 if self.cfg.run.cycles != last["n_cycles"]:
                     self.store.set_run_cycles(last["run_id"], self.cfg.run.cycles)
                 self.rep.message(f"continuing run {last['run_id']}")
                 return last["run_id"]
             if last["status"] != "finished":
                 raise LfeError(
-                    f"{self.store.path}: run {last['run_id']} is unfinished and was made with a different "
-                    "config; rerun with that config to continue it, or pass --new-run")
+                    f"{self.store.path}: run {last['run_id']} is unfinished and its config differs in "
+                    f"{', '.join(diff)}; rerun with that config to continue it, or pass --new-run")
         run_id = "run-" + dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         while self.store.run(run_id):
             run_id += "x"
@@ -197,8 +215,17 @@ class Loop:
         sizes = ", ".join(f"{s} {len(self.splits[s])}" for s in ("train", "val", "test"))
         return {"items": rows}, sizes
 
-    def _stage_eval(self, cycle: int, split: str):
+    def _eval_items(self, split: str) -> list[Item]:
         items = self.splits[split]
+        size = self.cfg.run.train_eval_size
+        if split != "train" or not size or size >= len(items):
+            return items
+        # The same subset every cycle, so train accuracy is comparable across cycles.
+        picked = set(random.Random(self.cfg.run.seed).sample(range(len(items)), size))
+        return [it for i, it in enumerate(items) if i in picked]
+
+    def _stage_eval(self, cycle: int, split: str):
+        items = self._eval_items(split)
         self.rep.stage_started(cycle, f"eval_{split}", len(items))
         engine = self._target(cycle)
         gens = engine.generate([self.task.messages(it.question) for it in items],

@@ -19,6 +19,7 @@ from ..tasks.base import Sample
 from .schema import LEReply, le_schema, number_text
 
 SYSTEM = "You are a careful math teacher. You reply only with JSON."
+RETRY_TEMPERATURE = 0.7
 
 _DEMO_PROBLEM = "Sam has 4 boxes with 6 pens in each box. He gives away 5 pens. How many pens does Sam have left?"
 _DEMO_WRONG = "Sam has 4 + 6 = 10 pens. He gives away 5: 10 - 5 = 5. The answer is 5."
@@ -121,7 +122,9 @@ def analyse(engine: ChatEngine, failures: list[Failure], k: int, *, cycle: int, 
         seconds = 0.0
         for attempt in range(retries + 1):
             attempts += 1
-            gen = engine.generate([messages], max_tokens=max_tokens, temperature=temperature,
+            # A retry at the same greedy setting would repeat the same reply: retries sample.
+            temp = temperature if attempt == 0 else max(temperature, RETRY_TEMPERATURE)
+            gen = engine.generate([messages], max_tokens=max_tokens, temperature=temp,
                                   json_schema=schema, seed=seed + 1000 * n + attempt)[0]
             prompt_tokens += gen.prompt_tokens
             completion_tokens += gen.completion_tokens

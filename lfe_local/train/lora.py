@@ -95,12 +95,13 @@ def train_lora(hf_dir: Path, conversations: list[tuple[list[dict], str]], out_di
                 loss = model(**inputs).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
+            lr = sched.get_last_lr()[0]  # the rate this step applies, read before the scheduler moves on
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
             step += 1
             log = StepLog(step=step, epoch=epoch + (b + 1) / len(batches),
-                          loss=float(loss.detach()), learning_rate=sched.get_last_lr()[0],
+                          loss=float(loss.detach()), learning_rate=lr,
                           tokens=int((inputs["labels"] != IGNORE).sum()), seconds=time.perf_counter() - t0)
             logs.append(log)
             if on_step:

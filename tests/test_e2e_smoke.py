@@ -1,0 +1,120 @@
+"""End to end on the real bundled model: `lfe run --preset smoke`, stopped after the instruct
+stage and resumed, then every stage's rows checked, and the trained adapter shown to change
+the target's outputs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from lfe_local.config import bundled_model
+
+pytestmark = pytest.mark.model
+LFE = [sys.executable, "-m", "lfe_local"]
+
+
+def lfe(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "120"}
+    return subprocess.run([*LFE, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=1500)
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    if not Path(bundled_model()).exists():
+        pytest.skip("bundled model missing: run scripts/setup")
+    ws = tmp_path_factory.mktemp("smoke")
+    first = lfe("run", "--workspace", str(ws), "--preset", "smoke", "--stop-after", "instruct", cwd=ws)
+    assert first.returncode == 0, first.stderr[-3000:]
+    con = duckdb.connect(str(ws / "lfe.duckdb"), read_only=True)
+    after_first = {
+        "stages": con.execute("SELECT cycle, stage, started_at FROM stages ORDER BY cycle, stage").fetchall(),
+        "analyses": con.execute("SELECT count(*) FROM analyses").fetchone()[0],
+        "status": con.execute("SELECT status FROM runs").fetchone()[0],
+    }
+    con.close()
+    second = lfe("run", "--workspace", str(ws), "--preset", "smoke", cwd=ws)
+    assert second.returncode == 0, second.stderr[-3000:]
+    return ws, first, second, after_first
+
+
+def query(ws: Path, sql: str):
+    con = duckdb.connect(str(ws / "lfe.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_first_part_stopped_after_instruct(smoke):
+    ws, first, _, after = smoke
+    stages = {(c, s) for c, s, _ in after["stages"]}
+    assert stages == {(0, "prepare"), (0, "eval_train"), (0, "eval_val"), (0, "eval_test"), (1, "instruct")}
+    assert after["status"] == "running"
+    assert after["analyses"] > 0
+    assert "stopped after stage 1:instruct" in first.stdout
+
+
+def test_resume_continues_without_redoing_stages(smoke):
+    ws, _, second, after = smoke
+    now = query(ws, "SELECT cycle, stage, started_at FROM stages ORDER BY cycle, stage")
+    before = {(c, s): t for c, s, t in after["stages"]}
+    for c, s, t in now:
+        if (c, s) in before:
+            assert t == before[(c, s)], f"stage {c}:{s} was run again"
+    assert {(c, s) for c, s, _ in now} >= {(1, "verify"), (1, "train"), (1, "eval_val"), (1, "eval_test")}
+    assert query(ws, "SELECT count(*) FROM analyses")[0][0] == after["analyses"]  # no duplicate rows
+    assert query(ws, "SELECT count(*), count(DISTINCT run_id) FROM runs")[0] == (1, 1)
+    assert query(ws, "SELECT status FROM runs")[0][0] == "finished"
+    assert "continuing run" in second.stdout + second.stderr
+
+
+def test_every_stage_wrote_rows(smoke):
+    ws, _, second, _ = smoke
+    assert query(ws, "SELECT split, count(*) FROM items GROUP BY split ORDER BY split") == [
+        ("test", 8), ("train", 24), ("val", 8)]
+    metrics = query(ws, "SELECT cycle, split, n_items FROM cycle_metrics ORDER BY cycle, split")
+    assert metrics == [(0, "test", 8), (0, "train", 24), (0, "val", 8), (1, "test", 8), (1, "val", 8)]
+    n_err, n_ok = query(ws, "SELECT count(*), count(*) FILTER (status = 'ok') FROM analyses")[0]
+    assert n_err == 6 and n_ok >= 1
+    assert query(ws, "SELECT count(*) FROM error_analyses")[0][0] == n_ok
+    funnel = dict(((s, r), n) for s, r, n in query(ws, "SELECT status, reason, n FROM sample_funnel"))
+    generated = funnel[("generated", None)]
+    accepted = funnel.get(("accepted", None), 0)
+    rejected = sum(n for (s, _), n in funnel.items() if s == "rejected")
+    assert generated == accepted + rejected > 0
+    assert accepted >= 1, "the smoke preset must yield at least one verified sample"
+    assert query(ws, "SELECT count(*) FROM samples WHERE status = 'rejected' AND reason IS NULL")[0][0] == 0
+    steps = query(ws, "SELECT count(*), min(loss) FROM train_steps")[0]
+    assert steps[0] >= 1 and steps[1] > 0
+    adapter = query(ws, "SELECT path, n_samples FROM adapters WHERE cycle = 1")[0]
+    assert adapter[1] == accepted and Path(adapter[0], "adapter_config.json").exists()
+    # evaluations of cycle 1 name the adapter they used
+    assert query(ws, "SELECT DISTINCT adapter FROM evaluations WHERE cycle = 1") == [(adapter[0],)]
+    assert query(ws, "SELECT best_cycle IS NOT NULL FROM runs")[0][0]
+    # the run ends with the accuracy table and the database location, as plain log lines when piped
+    assert "accuracy per cycle" in second.stdout and "lfe.duckdb" in second.stdout
+    assert "\x1b[" not in second.stdout.split("accuracy per cycle")[0]
+
+
+def test_adapter_changes_the_targets_outputs(smoke):
+    import torch
+
+    from lfe_local.engines.hf_model import ensure_hf, load_model, load_tokenizer
+
+    ws, *_ = smoke
+    adapter = query(ws, "SELECT path FROM adapters WHERE cycle = 1")[0][0]
+    question = query(ws, "SELECT question FROM items WHERE split = 'test' ORDER BY item_id LIMIT 1")[0][0]
+    hf = ensure_hf(bundled_model())
+    tok = load_tokenizer(hf)
+    text = tok.apply_chat_template([{"role": "user", "content": question}], tokenize=False,
+                                   add_generation_prompt=True)
+    ids = tok(text, return_tensors="pt", add_special_tokens=False)
+    with torch.inference_mode():
+        base = load_model(hf, "cpu")(**ids).logits[0, -1]
+        tuned = load_model(hf, "cpu", adapter=adapter)(**ids).logits[0, -1]
+    assert (base - tuned).abs().max().item() > 1e-3

@@ -1,0 +1,282 @@
+"""The DuckDB store on a real file: schema, transactions, views, locking and `lfe sql`."""
+
+import datetime as dt
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from lfe_local.cli import app
+from lfe_local.errors import LfeError
+from lfe_local.store import DB_NAME, SCHEMA_VERSION, Store
+
+TABLES = {"schema_version", "runs", "stages", "items", "evaluations", "analyses", "samples", "train_steps", "adapters"}
+VIEWS = {"cycle_metrics", "error_analyses", "sample_funnel", "instructor_calls", "stage_times"}
+RUN = "r1"
+T0 = dt.datetime(2024, 5, 6, 7, 8, 9)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / DB_NAME
+
+
+@pytest.fixture
+def store(db: Path):
+    s = Store(db)
+    yield s
+    s.close()
+
+
+def run_row(run_id: str = RUN) -> dict:
+    return {"run_id": run_id, "task": "arith", "strategy": "le", "n_cycles": 2, "fingerprint": "fp",
+            "config_json": "{}", "target_model": "t.gguf", "instructor_model": "i.gguf"}
+
+
+def eval_row(cycle: int, split: str, item: str, correct: bool, run_id: str = RUN) -> dict:
+    return {"run_id": run_id, "cycle": cycle, "task": "arith", "split": split, "item_id": item, "model": "t",
+            "adapter": None, "prompt": "p", "response": "r", "extracted": "1", "gold": "1", "correct": correct,
+            "prompt_tokens": 3, "completion_tokens": 4, "latency_s": 0.5}
+
+
+def sample_row(sid: str, cycle: int = 1, strategy: str = "le", run_id: str = RUN) -> dict:
+    return {"run_id": run_id, "cycle": cycle, "sample_id": sid, "strategy": strategy, "kind": "new",
+            "source_item_id": "i1", "question": f"q {sid}", "solution": "s", "answer": "1", "program": None,
+            "status": "generated", "reason": None, "detail": None, "training_text": None}
+
+
+def names(con, kind: str) -> set[str]:
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' AND table_type = ?", [kind]
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def test_schema_tables_views_and_version(store):
+    assert names(store.con, "BASE TABLE") == TABLES
+    assert names(store.con, "VIEW") == VIEWS
+    assert store.con.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    assert SCHEMA_VERSION == 1
+    for view in VIEWS:  # every view is queryable on an empty database
+        assert store.con.execute(f"SELECT count(*) FROM {view}").fetchone() == (0,)
+
+
+def test_reopen_keeps_data_and_one_version_row(db):
+    with Store(db) as s:
+        s.create_run(run_row())
+        with s.transaction():
+            s.insert("evaluations", [eval_row(0, "test", "a", True)])
+    with Store(db) as s:  # migrating again must not duplicate or drop anything
+        assert s.con.execute("SELECT count(*), max(version) FROM schema_version").fetchone() == (1, 1)
+        run = s.latest_run()
+        assert run["run_id"] == RUN and run["status"] == "running"
+        assert s.evaluations(RUN, 0, "test") == [{"item_id": "a", "response": "r", "extracted": "1", "correct": True}]
+    with Store(db, read_only=True) as s:
+        assert s.run(RUN)["task"] == "arith"
+
+
+def test_newer_schema_version_is_refused(db):
+    Store(db).close()
+    con = duckdb.connect(str(db))
+    con.execute("INSERT INTO schema_version VALUES (99)")
+    con.close()
+    with pytest.raises(LfeError) as info:
+        Store(db)
+    assert "schema version 99" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_transaction_rolls_back_rows_and_stage_marker(store):
+    store.create_run(run_row())
+    with pytest.raises(RuntimeError, match="boom"):
+        with store.transaction():
+            store.insert("evaluations", [eval_row(0, "train", "a", True), eval_row(0, "train", "b", False)])
+            store.mark_stage(RUN, 0, "evaluate", T0, 1.5, "2 items")
+            # visible inside the transaction...
+            assert store.con.execute("SELECT count(*) FROM evaluations").fetchone() == (2,)
+            raise RuntimeError("boom")
+    # ...and gone afterwards, marker included
+    assert store.con.execute("SELECT count(*) FROM evaluations").fetchone() == (0,)
+    assert store.done_stages(RUN) == set()
+    # the connection is usable and a committed transaction persists
+    with store.transaction():
+        store.insert("evaluations", [eval_row(0, "train", "a", True)])
+        store.mark_stage(RUN, 0, "evaluate", T0, 1.5, "1 item")
+    assert store.done_stages(RUN) == {(0, "evaluate")}
+    assert store.con.execute("SELECT stage, seconds, summary FROM stage_times").fetchall() == [
+        ("evaluate", 1.5, "1 item")
+    ]
+
+
+def test_insert_rejects_unknown_table_and_ignores_empty(store):
+    with pytest.raises(ValueError):
+        store.insert("schema_version; DROP TABLE runs", [{"x": 1}])
+    store.insert("runs", [])
+    assert store.con.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+
+
+def test_cycle_metrics_per_split(store):
+    rows = [eval_row(0, "train", f"t{i}", i < 3) for i in range(4)]  # 3/4
+    rows += [eval_row(0, "val", f"v{i}", i == 0) for i in range(5)]  # 1/5
+    rows += [eval_row(1, "val", f"v{i}", True) for i in range(5)]  # 5/5
+    rows += [eval_row(0, "test", "x", False, run_id="other")]
+    with store.transaction():
+        store.insert("evaluations", rows)
+    got = {(r["cycle"], r["split"]): (r["n_items"], r["accuracy"]) for r in store.accuracies(RUN)}
+    assert got == {(0, "train"): (4, 0.75), (0, "val"): (5, 0.2), (1, "val"): (5, 1.0)}
+    assert store.accuracies("other") == [{"cycle": 0, "split": "test", "n_items": 1, "accuracy": 0.0}]
+
+
+def test_sample_funnel_after_verdicts(store):
+    store.insert("samples", [sample_row(f"s{i}") for i in range(6)] + [sample_row("z", strategy="other")])
+    before = store.con.execute("SELECT strategy, status, reason, n FROM sample_funnel ORDER BY strategy").fetchall()
+    assert before == [("le", "generated", None, 6), ("other", "generated", None, 1)]
+
+    verdicts = [
+        {"sample_id": "s0", "status": "accepted", "reason": None, "detail": None, "training_text": "t0"},
+        {"sample_id": "s1", "status": "accepted", "reason": None, "detail": None, "training_text": "t1"},
+        {"sample_id": "s2", "status": "rejected", "reason": "duplicate", "detail": "of s0", "training_text": None},
+        {"sample_id": "s3", "status": "rejected", "reason": "duplicate", "detail": "of s1", "training_text": None},
+        {"sample_id": "s4", "status": "rejected", "reason": "wrong_answer", "detail": "2 != 1", "training_text": None},
+    ]
+    store.update_sample_verdicts(RUN, verdicts)
+    funnel = store.con.execute(
+        "SELECT status, reason, n FROM sample_funnel WHERE run_id = ? AND strategy = 'le' "
+        "ORDER BY status, reason NULLS FIRST", [RUN]
+    ).fetchall()
+    assert funnel == [
+        ("accepted", None, 2),
+        ("generated", None, 6),
+        ("rejected", "duplicate", 2),
+        ("rejected", "wrong_answer", 1),
+    ]
+    accepted = store.samples(RUN, [1], status="accepted")
+    assert [(s["sample_id"], s["training_text"]) for s in accepted] == [("s0", "t0"), ("s1", "t1")]
+    assert store.samples(RUN, [1], status="generated")[0]["sample_id"] == "s5"  # untouched
+    assert store.samples(RUN, [2]) == []
+
+
+def test_update_sample_verdicts_all_null_reasons(store):
+    # a batch where every reason is None gives Arrow null-typed columns
+    store.insert("samples", [sample_row("a"), sample_row("b")])
+    store.update_sample_verdicts(RUN, [
+        {"sample_id": "a", "status": "accepted", "reason": None, "detail": None, "training_text": "ta"},
+    ])
+    rows = store.con.execute("SELECT sample_id, status, reason, training_text FROM samples ORDER BY 1").fetchall()
+    assert rows == [("a", "accepted", None, "ta"), ("b", "generated", None, None)]
+
+
+def test_read_only_on_missing_file(db):
+    with pytest.raises(LfeError) as info:
+        Store(db, read_only=True)
+    assert "lfe run" in str(info.value) and "\n" not in str(info.value)
+    assert not db.exists()
+
+
+HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from lfe_local.store import Store
+    s = Store(sys.argv[1])
+    print("ready", flush=True)
+    sys.stdin.readline()  # hold the file until the test says so (or 20 s at most via timeout)
+    s.close()
+    """
+)
+
+
+def test_open_while_another_process_writes(db):
+    Store(db).close()
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(db)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        for read_only in (True, False):
+            with pytest.raises(LfeError) as info:
+                Store(db, read_only=read_only)
+            msg = str(info.value)
+            assert "\n" not in msg
+            assert "lfe run" in msg and str(db) in msg
+        result = CliRunner().invoke(app, ["sql", "-w", str(db.parent), "SELECT 1"])
+        assert result.exit_code != 0
+        assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    finally:
+        proc.communicate("\n", timeout=20)
+    assert proc.returncode == 0
+    with Store(db, read_only=True) as s:  # free again once the writer is gone
+        assert s.con.execute("SELECT version FROM schema_version").fetchone() == (1,)
+
+
+# -- lfe sql ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def workspace(db: Path) -> Path:
+    with Store(db) as s:
+        s.create_run(run_row())
+        s.insert("evaluations", [eval_row(0, "test", "a", True), eval_row(0, "test", "b", False)])
+    return db.parent
+
+
+runner = CliRunner()
+
+
+def test_sql_csv(workspace):
+    result = runner.invoke(app, ["sql", "-w", str(workspace), "SELECT split, n_items, accuracy FROM cycle_metrics",
+                                 "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "split,n_items,accuracy"
+    assert lines[1] == "test,2,0.5"
+
+
+def test_sql_json(workspace):
+    result = runner.invoke(app, ["sql", "-w", str(workspace), "SELECT item_id, correct FROM evaluations ORDER BY 1",
+                                 "-f", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == [{"item_id": "a", "correct": True}, {"item_id": "b", "correct": False}]
+
+
+def test_sql_table(workspace):
+    result = runner.invoke(app, ["sql", "-w", str(workspace), "SELECT run_id, status FROM runs"])
+    assert result.exit_code == 0
+    assert "run_id" in result.stdout and RUN in result.stdout and "running" in result.stdout
+
+
+@pytest.mark.parametrize("query", ["SELECT * FROM no_such_table", "SELEC 1", "SELECT 1 +"])
+def test_sql_bad_query(workspace, query):
+    result = runner.invoke(app, ["sql", "-w", str(workspace), query, "--format", "csv"])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, SystemExit)
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert result.stdout == ""
+
+
+def test_sql_bad_format(workspace):
+    result = runner.invoke(app, ["sql", "-w", str(workspace), "SELECT 1", "--format", "xml"])
+    assert result.exit_code != 0 and result.stderr.startswith("error: --format")
+
+
+def test_sql_write_needs_flag(workspace, db):
+    result = runner.invoke(app, ["sql", "-w", str(workspace), "CREATE TABLE x(a INT)"])
+    assert result.exit_code != 0
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "read-only" in result.stderr or "read only" in result.stderr
+    with Store(db, read_only=True) as s:
+        assert "x" not in names(s.con, "BASE TABLE")
+
+    ok = runner.invoke(app, ["sql", "-w", str(workspace), "CREATE TABLE x(a INT)", "--write"])
+    assert ok.exit_code == 0, ok.output
+    with Store(db, read_only=True) as s:
+        assert "x" in names(s.con, "BASE TABLE")
+
+
+def test_sql_without_database(tmp_path):
+    result = runner.invoke(app, ["sql", "-w", str(tmp_path), "SELECT 1"])
+    assert result.exit_code != 0
+    assert result.stderr.startswith("error: ") and "lfe run" in result.stderr
+    assert not (tmp_path / DB_NAME).exists()
