@@ -25,6 +25,7 @@ def _fail(err: Exception) -> None:
 @app.command()
 def init(
     directory: Path = typer.Argument(Path("."), help="Workspace folder to create (default: here)."),
+    workspace: Path | None = typer.Option(None, "--workspace", "-w", help="Same as DIR."),
     preset: str | None = typer.Option(None, "--preset", help="Preset to start from: demo or smoke."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing lfe.toml."),
 ) -> None:
@@ -32,7 +33,7 @@ def init(
     from .workspace import init_workspace
 
     try:
-        path = init_workspace(directory, preset, force)
+        path = init_workspace(workspace or directory, preset, force)
     except LfeError as err:
         _fail(err)
     typer.echo(f"wrote {path}")

@@ -25,10 +25,10 @@ class NewProblem(BaseModel):
 
 class LEReply(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    error_type: str = Field(min_length=1)
-    analysis: str = Field(min_length=1)
     corrected_solution: str = Field(min_length=1)
     final_answer: float
+    error_type: str = Field(min_length=1)
+    analysis: str = Field(min_length=1)
     new_problems: list[NewProblem]
 
 

@@ -1,0 +1,76 @@
+"""The LE instructor: prompt contents, the budget formula, reply parsing, and — with the real
+bundled model — a truncated reply retried and then recorded as a failure, never raised."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lfe_local.config import bundled_model
+from lfe_local.instruct.le import Failure, _parse, analyse, le_messages, new_per_error
+from lfe_local.instruct.schema import le_schema, number_text
+
+
+def test_new_per_error_follows_the_paper_and_the_cap():
+    assert new_per_error(3000, 1000, 10) == 4  # ceil(3000 / 1000) + 1
+    assert new_per_error(24, 12, 4) == 3
+    assert new_per_error(100, 3, 4) == 4  # capped
+    assert new_per_error(10, 0, 4) == 0
+
+
+def test_prompt_shows_reference_only_when_asked():
+    with_ref = le_messages("Q?", "wrong", "14", "12 + 2 = 14.", 2)[-1]["content"]
+    assert "Reference solution: 12 + 2 = 14." in with_ref and "Correct final answer: 14" in with_ref
+    answer_only = le_messages("Q?", "wrong", "14", None, 2)[-1]["content"]
+    assert "Reference solution" not in answer_only and "Correct final answer: 14" in answer_only
+    blind = le_messages("Q?", "wrong", None, None, 2)
+    assert all("Correct final answer" not in m["content"] and "Reference" not in m["content"] for m in blind)
+    # the one-shot demonstration reply has exactly K new problems and matches the schema's keys
+    demo = json.loads(blind[2]["content"])
+    assert len(demo["new_problems"]) == 2
+    assert list(demo) == list(le_schema(2)["properties"])
+
+
+@pytest.mark.parametrize(
+    ("text", "finish", "prefix"),
+    [
+        ('{"corrected_solution": "1 + 1 = 2", "final_ans', "length", "truncated"),
+        ("not json at all", "stop", "invalid_json"),
+        ('{"corrected_solution": "x"}', "stop", "schema: final_answer"),
+        ('{"corrected_solution": "1 + 1 = 2", "final_answer": "two", "error_type": "e", "analysis": "a", '
+         '"new_problems": []}', "stop", "schema: final_answer"),
+    ],
+)
+def test_bad_replies_are_named(text, finish, prefix):
+    reply, problem = _parse(text, finish)
+    assert reply is None and problem.startswith(prefix)
+
+
+def test_good_reply_parses():
+    text = json.dumps({"corrected_solution": "2 * 3 = 6.", "final_answer": 6.0, "error_type": "slip",
+                       "analysis": "a", "new_problems": [{"question": "q", "solution": "s", "answer": 2.5,
+                                                          "program": "print(2.5)"}]})
+    reply, problem = _parse(text, "stop")
+    assert problem is None and number_text(reply.final_answer) == "6"
+    assert number_text(reply.new_problems[0].answer) == "2.5"
+
+
+@pytest.mark.model
+def test_truncated_reply_is_retried_then_recorded_as_failure():
+    if not Path(bundled_model()).exists():
+        pytest.skip("bundled model missing: run scripts/setup")
+    from lfe_local.engines.llama_cpp_engine import LlamaCppEngine
+
+    engine = LlamaCppEngine(bundled_model(), n_ctx=2048, seed=1)
+    try:
+        failure = Failure("arith-train-0001", "Mia has 3 apples and buys 4 more. How many?", "3 + 4 = 8.", "7",
+                          "3 + 4 = 7. The answer is 7.")
+        # 12 tokens cannot hold the required JSON: every attempt is truncated.
+        [out] = analyse(engine, [failure], 1, cycle=1, temperature=0.0, max_tokens=12, retries=2, seed=3)
+    finally:
+        engine.close()
+    row = out.analysis
+    assert row["status"] == "failed" and row["failure"] == "truncated"
+    assert row["attempts"] == 3 and row["raw_reply"] and out.samples == []
