@@ -91,6 +91,7 @@ class Loop:
     def run(self) -> RunSummary:
         t0 = time.perf_counter()
         self.workspace.mkdir(parents=True, exist_ok=True)
+        _ = self.splits  # a bad dataset row fails here, before any run row is written
         self.store = Store(self.workspace / DB_NAME)
         try:
             self.run_id = self._open_run()

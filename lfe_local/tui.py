@@ -32,6 +32,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from .errors import LfeError
+
 # Splits always shown first, in this order; any other split name gets a column after them.
 SPLITS = ("train", "val", "test")
 
@@ -101,7 +103,9 @@ class Reporter:
         tb: TracebackType | None,
     ) -> bool:
         try:
-            if exc is not None:
+            # A user error (LfeError) is printed once, as one line, by the CLI; repeating it here
+            # would break the one-line promise.
+            if exc is not None and not isinstance(exc, LfeError):
                 self.aborted(exc)
         finally:
             # Always restore the terminal, even if reporting the failure itself failed.
