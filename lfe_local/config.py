@@ -115,12 +115,14 @@ class Config(_Section):
 
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # Tiny, for tests: a few items, one cycle, a handful of instructor calls, one short epoch.
+    # Tiny, for tests: a few items, one cycle, a dozen short instructor calls, two short epochs.
     "smoke": {
         "run": {"cycles": 1},
         "task": {"name": "arith", "train_size": 24, "val_size": 8, "test_size": 8},
         "target": {"batch_size": 16, "max_new_tokens": 96},
-        "instructor": {"budget": 12, "max_errors": 6, "max_tokens": 700},
+        # 12 short calls (one new problem each): enough corrected solutions pass verification that
+        # a cycle reliably has something to train on.
+        "instructor": {"budget": 12, "max_errors": 12, "max_new_per_error": 1, "max_tokens": 700},
         "train": {"epochs": 2, "batch_size": 4, "learning_rate": 5e-4},
     },
     # The default sizes with two cycles; sized to finish in under 20 minutes on 2 CPU cores.

@@ -5,6 +5,7 @@ import time, and a run must never try the network (users run air-gapped).
 """
 
 import os
+import warnings
 
 _OFFLINE = {
     "HF_HUB_OFFLINE": "1",
@@ -28,3 +29,5 @@ def go_offline() -> None:
 
 
 go_offline()
+# Deprecation chatter from transformers/peft would print through the live display.
+warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft)\.")

@@ -80,7 +80,7 @@ def test_every_stage_wrote_rows(smoke):
     metrics = query(ws, "SELECT cycle, split, n_items FROM cycle_metrics ORDER BY cycle, split")
     assert metrics == [(0, "test", 8), (0, "train", 24), (0, "val", 8), (1, "test", 8), (1, "val", 8)]
     n_err, n_ok = query(ws, "SELECT count(*), count(*) FILTER (status = 'ok') FROM analyses")[0]
-    assert n_err == 6 and n_ok >= 1
+    assert n_err == 12 and n_ok >= 1
     assert query(ws, "SELECT count(*) FROM error_analyses")[0][0] == n_ok
     funnel = dict(((s, r), n) for s, r, n in query(ws, "SELECT status, reason, n FROM sample_funnel"))
     generated = funnel[("generated", None)]
