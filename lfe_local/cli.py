@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import typer
@@ -80,10 +79,3 @@ def sql(
         _fail(err)
     raise typer.Exit(code)
 
-
-def main() -> None:  # pragma: no cover - console entry point alias
-    app(prog_name="lfe")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -6,7 +6,6 @@ Every key is documented here once (Field descriptions); `lfe init` writes them a
 from __future__ import annotations
 
 import copy
-import json
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -125,8 +124,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "instructor": {"budget": 12, "max_errors": 12, "max_new_per_error": 1, "max_tokens": 700},
         "train": {"epochs": 2, "batch_size": 4, "learning_rate": 5e-4},
     },
-    # The default sizes with two cycles; sized to finish in under 20 minutes on 2 CPU cores.
-    # Sized from measurements on 2 cores, where evaluation dominates (about 0.5 s per item): errors
+    # The default task sizes with two cycles, under 20 minutes on 2 CPU cores. Sized from measurements on 2 cores, where evaluation dominates (about 0.5 s per item): errors
     # are found on a fixed 120-item train subset, responses are capped at 80 tokens (gold solutions
     # need under 60) and 12 errors per cycle go to the instructor (about 11 s per call).
     "demo": {
@@ -181,8 +179,7 @@ def build_config(data: dict[str, Any], source: str, base_dir: Path) -> Config:
         if not path.exists():
             name = "target" if section is cfg.target else "instructor"
             hint = " (scripts/setup fetches the bundled models)" if str(path).startswith(str(models_dir())) else ""
-            shown = json.dumps(str(path))[1:-1]  # escapes a newline in the path: the error stays one line
-            raise LfeError(f"{source}: {name}.model: no such file or directory: {shown}{hint}")
+            raise LfeError(f"{source}: {name}.model: no such file or directory: {path}{hint}")
     return cfg
 
 

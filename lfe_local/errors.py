@@ -2,4 +2,10 @@
 
 
 class LfeError(Exception):
-    """A user-facing error. The CLI prints `error: <message>` and exits non-zero, no traceback."""
+    """A user-facing error. The CLI prints `error: <message>` and exits non-zero, no traceback.
+
+    The message is kept to one line here, once for all callers: a file name or a data value may
+    itself contain a newline (valid in TOML strings), which is shown escaped."""
+
+    def __init__(self, message: str):
+        super().__init__(str(message).replace("\r", "\\r").replace("\n", "\\n"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal
 
@@ -48,7 +47,7 @@ class Gsm8kOptions(BaseModel):
         base = (info.context or {}).get("base_dir")
         resolved = value if value.is_absolute() or base is None else Path(base) / value
         if not resolved.is_file():
-            raise ValueError(f"{json.dumps(str(value))[1:-1]}: no such file")  # one line, even for odd names
+            raise ValueError(f"{value}: no such file")
         return resolved
 
 
