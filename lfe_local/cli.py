@@ -47,17 +47,44 @@ def run(
     stop_after: str | None = typer.Option(None, "--stop-after", metavar="STAGE",
                                              help="Stop after this stage (e.g. instruct, or 1:train); rerun to continue."),
     display: str = typer.Option("auto", "--display", help="auto, rich or plain."),
+    strategy: str | None = typer.Option(None, "--strategy",
+                                        help="le, lec, both, sft or aug (overrides run.strategy)."),
 ) -> None:
     """Run (or continue) the learning-from-errors loop in a workspace."""
     from .workspace import run_workspace
 
     try:
         run_workspace(workspace, preset=preset, cycles=cycles, new_run=new_run, stop_after=stop_after,
-                      display=display)
+                      display=display, strategy=strategy)
     except LfeError as err:
         _fail(err)
     except KeyboardInterrupt:
         typer.echo("interrupted: finished stages are saved; run `lfe run` again to continue", err=True)
+        raise typer.Exit(130) from None
+
+
+@app.command()
+def compare(
+    strategies: str = typer.Option("le,lec,both,sft,aug", "--strategies", help="Comma-separated strategies to compare."),
+    workspace: Path = WORKSPACE,
+    preset: str | None = typer.Option(None, "--preset", help="Preset under lfe.toml: demo or smoke."),
+    cycles: int | None = typer.Option(None, "--cycles", min=1, help="Improvement cycles per run (overrides run.cycles)."),
+    seeds: str | None = typer.Option(None, "--seeds", help="Comma-separated seeds, one run per strategy and seed "
+                                                            "(default: run.seed)."),
+    new: bool = typer.Option(False, "--new", help="Start a new comparison even if the last matching one is unfinished."),
+    display: str = typer.Option("auto", "--display", help="auto, rich or plain."),
+) -> None:
+    """Run each strategy from the same base target, budget and seeds; print test accuracy per
+    strategy and cycle with 95% paired bootstrap intervals against cycle 0."""
+    from .workspace import compare_workspace
+
+    try:
+        compare_workspace(workspace, strategies=strategies, seeds=seeds, preset=preset, cycles=cycles, new=new,
+                          display=display)
+    except LfeError as err:
+        _fail(err)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: finished stages are saved; run the same `lfe compare` again to continue", err=True)
         raise typer.Exit(130) from None
 
 

@@ -17,6 +17,8 @@ from .errors import LfeError
 
 CONFIG_NAME = "lfe.toml"
 BUNDLED_GGUF = "smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
+BUNDLED_EMBEDDER = "all-minilm-l6-v2"
+STRATEGIES = ("le", "lec", "both", "sft", "aug")
 
 
 def models_dir() -> Path:
@@ -29,13 +31,23 @@ def bundled_model() -> str:
     return str(models_dir() / BUNDLED_GGUF)
 
 
+def bundled_embedder() -> str:
+    return str(models_dir() / BUNDLED_EMBEDDER)
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class RunConfig(_Section):
+    strategy: Literal["le", "lec", "both", "sft", "aug"] = Field(
+        "le",
+        description="Where training data comes from: le = learning from errors; lec = from errors by contrast with similar items the target got right; both = half the errors each way; sft = the gold solutions of train items (baseline); aug = instructor-written problems like random train items, no error information (baseline).")
     cycles: int = Field(2, ge=0, le=50, description="Improvement cycles after the cycle-0 evaluation of the base target.")
     seed: int = Field(1234, description="Seed for error sampling, instructor sampling and training.")
+    reuse_base_eval: bool = Field(
+        True,
+        description="Cycle 0 copies the base target's evaluations from an earlier run in this database with the same task, target (and, for train, seed and train_eval_size) instead of evaluating again; greedy decoding gives the same answers.")
     train_eval_size: int = Field(
         0, ge=0,
         description="Train items evaluated each cycle to find errors (a fixed seeded subset, the same every cycle); 0 = the whole train split.")
@@ -69,6 +81,15 @@ class InstructorConfig(_Section):
     budget: int = Field(48, ge=1, description="Samples wanted per cycle; new problems per error K = ceil(budget / errors) + 1 (the paper used 3000).")
     max_errors: int = Field(24, ge=0, description="Failed train items analysed per cycle (a seeded sample); 0 = all of them.")
     max_new_per_error: int = Field(4, ge=0, le=10, description="Upper bound on K, to keep each reply short enough for a small instructor.")
+    lec_neighbours: int = Field(2, ge=1, le=8, description="LEC: correctly answered train items shown beside each error (nearest by embedding).")
+
+
+class EmbedConfig(_Section):
+    model: str = Field(default_factory=bundled_embedder,
+                       description="Local sentence-transformers folder used for LEC retrieval and the error taxonomy.")
+    batch_size: int = Field(64, ge=1, description="Texts per embedding batch.")
+    cluster_threshold: float = Field(0.6, gt=-1, le=1, description="Error taxonomy: mean cosine similarity at which error types join one cluster.")
+    max_clusters: int = Field(8, ge=1, description="Error taxonomy: most clusters per run.")
 
 
 class VerifyConfig(_Section):
@@ -102,6 +123,7 @@ class Config(_Section):
     )
     target: TargetConfig = Field(default_factory=TargetConfig)
     instructor: InstructorConfig = Field(default_factory=InstructorConfig)
+    embed: EmbedConfig = Field(default_factory=EmbedConfig)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
 
@@ -139,6 +161,11 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def _merge(base: dict, over: dict) -> dict:
     out = copy.deepcopy(base)
+    # Another task replaces the preset's task wholesale: its options would not fit the new task.
+    base_task, over_task = base.get("task"), over.get("task")
+    if isinstance(base_task, dict) and isinstance(over_task, dict) and over_task.get("name", base_task.get("name")) \
+            != base_task.get("name"):
+        out.pop("task")
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = _merge(out[key], value)
@@ -171,13 +198,12 @@ def build_config(data: dict[str, Any], source: str, base_dir: Path) -> Config:
         make_task(cfg.task["name"], {k: v for k, v in cfg.task.items() if k != "name"}, base_dir)
     except LfeError as err:
         raise LfeError(f"{source}: {err}") from None
-    for section in (cfg.target, cfg.instructor):
+    for name, section in (("target", cfg.target), ("instructor", cfg.instructor), ("embed", cfg.embed)):
         path = Path(section.model).expanduser()
         if not path.is_absolute():
             path = (base_dir / path).resolve()
         section.model = str(path)
         if not path.exists():
-            name = "target" if section is cfg.target else "instructor"
             hint = " (scripts/setup fetches the bundled models)" if str(path).startswith(str(models_dir())) else ""
             raise LfeError(f"{source}: {name}.model: no such file or directory: {path}{hint}")
     return cfg

@@ -3,6 +3,11 @@
 cycle 0:  prepare -> eval_train -> eval_val -> eval_test            (the base target)
 cycle c:  instruct -> verify -> train -> eval_val -> eval_test [-> eval_train, if a cycle follows]
 
+`instruct` makes the cycle's candidate samples by the run's strategy: le / lec / both (instructor
+calls about the previous cycle's train errors), aug (instructor calls about random train items)
+or sft (gold solutions of train items, no instructor). Every strategy then goes through the same
+verify, train and eval stages.
+
 Each stage writes its rows and its marker in `stages` in one transaction, so a rerun of `lfe run`
 skips every finished stage and continues with the first unfinished one.
 """
@@ -14,6 +19,7 @@ import hashlib
 import json
 import random
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +31,6 @@ from .store import DB_NAME, Store
 from .tasks import make_task
 from .tasks.base import Item, Sample
 from .tui import NullReporter, Reporter
-
-STRATEGY = "le"
 
 
 def plan(n_cycles: int) -> list[tuple[int, str]]:
@@ -55,6 +59,14 @@ def config_differences(old_json: str, cfg: Config) -> list[str]:
     return sorted(k for k in old if k != "run.cycles" and k in new and old[k] != new[k])
 
 
+def base_key(cfg: Config, split: str) -> str:
+    """What a cycle-0 evaluation of `split` depends on: runs with the same key share it."""
+    data = {"task": cfg.task, "target": cfg.target.model_dump()}
+    if split == "train":
+        data["run"] = {"seed": cfg.run.seed, "train_eval_size": cfg.run.train_eval_size}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def fingerprint(cfg: Config) -> str:
     data = cfg.model_dump()
     data["run"].pop("cycles")  # more cycles on the same run is a continuation, not a new run
@@ -77,8 +89,9 @@ class StopRequested(Exception):
 
 class Loop:
     def __init__(self, workspace: Path, cfg: Config, reporter: Reporter | None = None,
-                 stop_after: str | None = None, new_run: bool = False):
+                 stop_after: str | None = None, new_run: bool = False, run_id: str | None = None):
         self.workspace = workspace
+        self.wanted_run_id = run_id  # `lfe compare` names its runs; None = the latest run or a new one
         self.cfg = cfg
         self.rep = reporter or NullReporter()
         self.stop_after = stop_after
@@ -86,6 +99,7 @@ class Loop:
         self.task = make_task(cfg.task["name"], {k: v for k, v in cfg.task.items() if k != "name"}, workspace)
         self._engine = None  # (adapter path, TransformersEngine) kept across a cycle's evaluations
         self._splits: dict[str, list[Item]] | None = None
+        self._embedder = None
 
     # -- entry point -------------------------------------------------------------------------
     def run(self) -> RunSummary:
@@ -114,10 +128,22 @@ class Loop:
                               time.perf_counter() - t0, stopped)
         finally:
             self._drop_engine()
+            self._embedder = None
             self.store.close()
 
     def _open_run(self) -> str:
         fp = fingerprint(self.cfg)
+        if self.wanted_run_id is not None:
+            last = self.store.run(self.wanted_run_id)
+            if last is None:
+                return self._create_run(self.wanted_run_id, fp)
+            diff = config_differences(last["config_json"], self.cfg)
+            if diff:
+                raise LfeError(f"{self.store.path}: run {last['run_id']} was made with a different config "
+                               f"({', '.join(diff)})")
+            if self.cfg.run.cycles != last["n_cycles"]:
+                self.store.set_run_cycles(last["run_id"], self.cfg.run.cycles)
+            return last["run_id"]
         last = self.store.latest_run()
         if last and not self.new_run:
             diff = config_differences(last["config_json"], self.cfg)
@@ -133,8 +159,12 @@ class Loop:
         run_id = "run-" + dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         while self.store.run(run_id):
             run_id += "x"
+        return self._create_run(run_id, fp)
+
+    def _create_run(self, run_id: str, fp: str) -> str:
         self.store.create_run({
-            "run_id": run_id, "task": self.task.name, "strategy": STRATEGY, "n_cycles": self.cfg.run.cycles,
+            "run_id": run_id, "task": self.task.name, "strategy": self.cfg.run.strategy,
+            "n_cycles": self.cfg.run.cycles,
             "fingerprint": fp, "config_json": self.cfg.model_dump_json(), "target_model": self.cfg.target.model,
             "instructor_model": self.cfg.instructor.model,
         })
@@ -152,6 +182,8 @@ class Loop:
             for table, table_rows in rows.items():
                 if table == "sample_verdicts":
                     self.store.update_sample_verdicts(self.run_id, table_rows)
+                elif table == "item_embeddings":
+                    self.store.put_embeddings(table_rows)
                 else:
                     self.store.insert(table, table_rows)
             self.store.mark_stage(self.run_id, cycle, stage, started, seconds, summary)
@@ -225,9 +257,34 @@ class Loop:
         picked = set(random.Random(self.cfg.run.seed).sample(range(len(items)), size))
         return [it for i, it in enumerate(items) if i in picked]
 
+    def _base_donor(self, split: str) -> str | None:
+        """An earlier run in this database whose cycle-0 evaluation of `split` this run can copy."""
+        if not self.cfg.run.reuse_base_eval:
+            return None
+        from .config import Config
+
+        key = base_key(self.cfg, split)
+        for run in reversed(self.store.runs()):
+            if run["run_id"] == self.run_id or (0, f"eval_{split}") not in self.store.done_stages(run["run_id"]):
+                continue
+            try:
+                other = Config.model_validate_json(run["config_json"])
+            except ValueError:  # made by another version of lfe-local: don't guess
+                continue
+            if base_key(other, split) == key:
+                return run["run_id"]
+        return None
+
     def _stage_eval(self, cycle: int, split: str):
         items = self._eval_items(split)
         self.rep.stage_started(cycle, f"eval_{split}", len(items))
+        donor = self._base_donor(split) if cycle == 0 else None
+        if donor is not None:
+            rows = [{**r, "run_id": self.run_id} for r in self.store.rows("evaluations", donor, cycle=0, split=split)]
+            if sorted(r["item_id"] for r in rows) == sorted(it.item_id for it in items):
+                self.rep.advance(len(rows))
+                n_ok = sum(r["correct"] for r in rows)
+                return {"evaluations": rows}, f"{n_ok}/{len(rows)} correct (copied from {donor})"
         engine = self._target(cycle)
         gens = engine.generate([self.task.messages(it.question) for it in items],
                                max_tokens=self.cfg.target.max_new_tokens, on_progress=self.rep.advance)
@@ -245,11 +302,10 @@ class Loop:
         n_ok = sum(r["correct"] for r in rows)
         return {"evaluations": rows}, f"{n_ok}/{len(rows)} correct"
 
-    def _stage_instruct(self, cycle: int):
-        from .engines.llama_cpp_engine import LlamaCppEngine
-        from .instruct.le import Failure, analyse, new_per_error
+    def _failures(self, cycle: int):
+        """The previous cycle's failed train items handed to the instructor (a seeded sample)."""
+        from .instruct.le import Failure
 
-        self._drop_engine()  # the instructor gets the memory
         icfg = self.cfg.instructor
         prev = [r for r in self.store.evaluations(self.run_id, cycle - 1, "train") if not r["correct"]]
         rng = random.Random(self.cfg.run.seed * 1000 + cycle)
@@ -257,28 +313,162 @@ class Loop:
             prev = sorted(rng.sample(prev, icfg.max_errors), key=lambda r: r["item_id"])
         items = self._item_map()
         show = icfg.show_reference
-        failures = [Failure(r["item_id"], items[r["item_id"]].question, r["response"],
-                            gold=items[r["item_id"]].answer if show != "none" else None,
-                            reference=items[r["item_id"]].solution if show == "solution" else None)
-                    for r in prev]
+        return [Failure(r["item_id"], items[r["item_id"]].question, r["response"],
+                        gold=items[r["item_id"]].answer if show != "none" else None,
+                        reference=items[r["item_id"]].solution if show == "solution" else None)
+                for r in prev]
+
+    def _embed(self, items: list[Item]):
+        """Unit vectors of the items' questions (item_id -> vector), from the store where already
+        computed with the same model and text; the new ones are returned as rows to store."""
+        import numpy as np
+
+
+        model = Path(self.cfg.embed.model).name
+        stored = self.store.embeddings(self.task.name, model)
+        out, missing = {}, []
+        for it in items:
+            sha = hashlib.sha256(it.question.encode()).hexdigest()
+            have = stored.get(it.item_id)
+            if have and have[0] == sha:
+                out[it.item_id] = np.asarray(have[1], dtype=np.float32)
+            else:
+                missing.append((it, sha))
+        rows = []
+        if missing:
+            vectors = self._embedder_model().encode([it.question for it, _ in missing])
+            for (it, sha), vec in zip(missing, vectors, strict=True):
+                out[it.item_id] = vec
+                rows.append({"task": self.task.name, "item_id": it.item_id, "model": model, "text_sha": sha,
+                             "vector": vec.tolist()})
+        return out, rows
+
+    def _embedder_model(self):
+        from .engines.embedder import Embedder
+
+        if self._embedder is None:
+            self._embedder = Embedder(self.cfg.embed.model, batch_size=self.cfg.embed.batch_size)
+        return self._embedder
+
+    def _neighbours(self, cycle: int, failures: list):
+        """LEC: for each failure, the k nearest train items the target answered correctly in the
+        previous cycle. Returns (item_id -> [Neighbour]), neighbour rows, new embedding rows, and
+        how many embeddings were reused from the store."""
+        import numpy as np
+
+        from .instruct.lec import Neighbour
+        from .vectors import nearest
+
+        correct = [r for r in self.store.evaluations(self.run_id, cycle - 1, "train") if r["correct"]]
+        if not correct or not failures:
+            return {}, [], [], 0
+        items = self._item_map()
+        vecs, emb_rows = self._embed([items[f.item_id] for f in failures] + [items[r["item_id"]] for r in correct])
+        queries = np.stack([vecs[f.item_id] for f in failures])
+        keys = np.stack([vecs[r["item_id"]] for r in correct])
+        found, rows = {}, []
+        for f, hits in zip(failures, nearest(queries, keys, self.cfg.instructor.lec_neighbours), strict=True):
+            found[f.item_id] = []
+            for rank, (j, sim) in enumerate(hits, 1):
+                r = correct[j]
+                found[f.item_id].append(Neighbour(r["item_id"], items[r["item_id"]].question, r["response"], sim))
+                rows.append({"run_id": self.run_id, "cycle": cycle, "item_id": f.item_id, "rank": rank,
+                             "neighbour_id": r["item_id"], "similarity": sim, "neighbour_response": r["response"]})
+        return found, rows, emb_rows, len(vecs) - len(emb_rows)
+
+    def _jobs(self, cycle: int, failures: list, k: int):
+        """The instructor calls of this cycle's strategy, plus rows to store beside them."""
+        from .instruct.aug import aug_job
+        from .instruct.le import le_job
+        from .instruct.lec import lec_job
+
+        strategy = self.cfg.run.strategy
+        if strategy == "aug":
+            # As many calls as LE would make, about random train items instead of errors; K + 1 new
+            # problems each, as many samples as LE's corrected solution + K new problems.
+            rng = random.Random(self.cfg.run.seed * 1000 + cycle)
+            train = self.splits["train"]
+            picked = sorted(rng.sample(range(len(train)), min(len(failures), len(train))))
+            return [aug_job(train[i].item_id, train[i].question, train[i].solution, train[i].answer, k + 1)
+                    for i in picked], {}, ""
+        if strategy == "le":
+            return [le_job(f, k) for f in failures], {}, ""
+        # lec, or both: every other error by contrast (the paper's balanced mix)
+        contrast = failures if strategy == "lec" else failures[1::2]
+        found, neighbour_rows, emb_rows, reused = self._neighbours(cycle, contrast)
+        jobs, fallback = [], 0
+        for f in failures:
+            if f in contrast and found.get(f.item_id):
+                jobs.append(lec_job(f, found[f.item_id], k))
+            else:
+                fallback += f in contrast
+                jobs.append(le_job(f, k))
+        note = f"; questions embedded: {len(emb_rows)} new, {reused} reused"
+        if fallback:
+            note += f"; {fallback} LEC calls fell back to LE (no correctly answered train item)"
+        return jobs, {"neighbours": neighbour_rows, "item_embeddings": emb_rows}, note
+
+    def _stage_instruct(self, cycle: int):
+        from .engines.llama_cpp_engine import LlamaCppEngine
+        from .instruct.calls import ask
+        from .instruct.le import new_per_error
+
+        if self.cfg.run.strategy == "sft":
+            return self._gold_samples(cycle)
+        self._drop_engine()  # the instructor gets the memory
+        icfg = self.cfg.instructor
+        failures = self._failures(cycle)
         k = new_per_error(icfg.budget, len(failures), icfg.max_new_per_error)
-        self.rep.stage_started(cycle, "instruct", len(failures))
-        if not failures:
-            return {}, "no errors to analyse"
+        jobs, extra, note = self._jobs(cycle, failures, k)
+        self.rep.stage_started(cycle, "instruct", len(jobs))
+        if not jobs:
+            return extra, "no errors to analyse"
         engine = LlamaCppEngine(icfg.model, n_ctx=icfg.n_ctx, threads=icfg.threads, seed=self.cfg.run.seed)
         try:
-            outcomes = analyse(engine, failures, k, cycle=cycle, temperature=icfg.temperature,
-                               max_tokens=icfg.max_tokens, retries=icfg.retries,
-                               seed=self.cfg.run.seed * 100_000 + cycle * 10_000, on_progress=self.rep.advance,
-                               strategy=STRATEGY)
+            outcomes = ask(engine, jobs, cycle=cycle, temperature=icfg.temperature, max_tokens=icfg.max_tokens,
+                           retries=icfg.retries, seed=self.cfg.run.seed * 100_000 + cycle * 10_000,
+                           on_progress=self.rep.advance)
         finally:
             engine.close()
         base = {"run_id": self.run_id, "cycle": cycle, "task": self.task.name}
         analyses = [{**base, **o.analysis} for o in outcomes]
         samples = [self._sample_row(cycle, s) for o in outcomes for s in o.samples]
         n_fail = sum(a["status"] == "failed" for a in analyses)
-        return ({"analyses": analyses, "samples": samples},
-                f"{len(analyses)} errors analysed (K={k}), {n_fail} failed calls, {len(samples)} samples")
+        by = ", ".join(f"{n} {s}" for s, n in sorted(Counter(j.strategy for j in jobs).items()))
+        return ({**extra, "analyses": analyses, "samples": samples, "error_clusters": self._taxonomy(cycle, analyses)},
+                f"{len(jobs)} instructor calls ({by}; K={k}), {n_fail} failed, {len(samples)} samples{note}")
+
+    def _taxonomy(self, cycle: int, analyses: list[dict]) -> list[dict]:
+        """Each analysed error's type joins a named cluster, stable across the run's cycles."""
+        from .taxonomy import assign
+
+        rows = [a for a in analyses if a["error_type"]]
+        if not rows:
+            return []
+        ecfg = self.cfg.embed
+        known_rows = [r for r in self.store.error_clusters(self.run_id) if r["cycle"] < cycle]
+        model = self._embedder_model()
+        labels = [a["error_type"] for a in rows]
+        known = {}
+        for name in dict.fromkeys(r["cluster"] for r in known_rows):
+            known[name] = model.encode(sorted({r["error_type"] for r in known_rows if r["cluster"] == name}))
+        names = assign(labels, model.encode(labels), known, ecfg.cluster_threshold, ecfg.max_clusters)
+        return [{"run_id": self.run_id, "cycle": cycle, "task": self.task.name, "item_id": a["item_id"],
+                 "strategy": a["strategy"], "error_type": a["error_type"], "cluster": name}
+                for a, name in zip(rows, names, strict=True)]
+
+    def _gold_samples(self, cycle: int):
+        """sft baseline: `budget` train items not used in an earlier cycle, trained on their gold solutions."""
+        budget = self.cfg.instructor.budget
+        self.rep.stage_started(cycle, "instruct", None)
+        used = {s["source_item_id"] for s in self.store.samples(self.run_id, list(range(1, cycle)))}
+        pool = [it for it in self.splits["train"] if it.item_id not in used]
+        rng = random.Random(self.cfg.run.seed * 1000 + cycle)
+        picked = sorted(rng.sample(pool, min(budget, len(pool))), key=lambda it: it.item_id)
+        samples = [self._sample_row(cycle, Sample(
+            sample_id=f"c{cycle}-sft-{it.item_id}-gold", strategy="sft", kind="gold", source_item_id=it.item_id,
+            question=it.question, solution=it.solution or "", answer=it.answer)) for it in picked]
+        return {"samples": samples}, f"{len(samples)} gold train solutions (no instructor)"
 
     def _sample_row(self, cycle: int, s: Sample) -> dict[str, Any]:
         row = {k: v for k, v in asdict(s).items() if k != "meta"}
@@ -305,7 +495,7 @@ class Loop:
         for row in pending:
             sample = Sample(**{k: row[k] for k in ("sample_id", "strategy", "kind", "source_item_id", "question",
                                                     "solution", "answer", "program")})
-            gold = items[sample.source_item_id].answer if sample.kind == "corrected" else None
+            gold = items[sample.source_item_id].answer if sample.kind in ("corrected", "gold") else None
             verdict = self.task.verify(sample, gold)
             reason, detail = verdict.reason, verdict.detail
             if reason is None:

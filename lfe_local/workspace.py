@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from .config import CONFIG_NAME, PRESETS, load_config, render_toml
+from .config import CONFIG_NAME, PRESETS, STRATEGIES, load_config, render_toml
 from .errors import LfeError
 from .store import DB_NAME, Store
 
@@ -44,15 +44,25 @@ def accuracy_table(summary) -> Table:
     return table
 
 
+def _check_display(display: str) -> None:
+    if display not in ("auto", "rich", "plain"):
+        raise LfeError(f"--display: must be auto, rich or plain, not '{display}'")
+
+
+def _overrides(cycles: int | None, strategy: str | None) -> dict:
+    run = {k: v for k, v in (("cycles", cycles), ("strategy", strategy)) if v is not None}
+    return {"run": run} if run else {}
+
+
 def run_workspace(workspace: Path, *, preset: str | None, cycles: int | None, new_run: bool,
-                  stop_after: str | None, display: str) -> None:
+                  stop_after: str | None, display: str, strategy: str | None = None) -> None:
     from .loop import Loop, plan
     from .tui import make_reporter
 
-    if display not in ("auto", "rich", "plain"):
-        raise LfeError(f"--display: must be auto, rich or plain, not '{display}'")
-    overrides = {"run": {"cycles": cycles}} if cycles is not None else None
-    cfg = load_config(workspace, preset, overrides)
+    _check_display(display)
+    if strategy is not None and strategy not in STRATEGIES:
+        raise LfeError(f"--strategy: unknown strategy '{strategy}' (known: {', '.join(STRATEGIES)})")
+    cfg = load_config(workspace, preset, _overrides(cycles, strategy))
     if stop_after is not None:
         names = {s for _, s in plan(cfg.run.cycles)} | {f"{c}:{s}" for c, s in plan(cfg.run.cycles)}
         if stop_after not in names:
@@ -64,6 +74,56 @@ def run_workspace(workspace: Path, *, preset: str | None, cycles: int | None, ne
     if summary.stopped_after:
         console.print(f"stopped after stage {summary.stopped_after}; run `lfe run` again to continue")
     console.print(f"database: {summary.db_path.resolve()}   (try: lfe sql -w {workspace} \"SELECT * FROM cycle_metrics\")")
+
+
+def comparison_table(summary) -> Table:
+    cycles = sorted({r["cycle"] for r in summary.results})
+    seeds = ", ".join(map(str, summary.seeds))
+    table = Table(title=f"{summary.compare_id}: test accuracy per strategy and cycle (seeds {seeds}); "
+                        "change vs cycle 0 with 95% paired bootstrap interval")
+    table.add_column("strategy")
+    for c in cycles:
+        table.add_column(f"cycle {c}", justify="right")
+    for strategy in summary.strategies:
+        cells = []
+        for c in cycles:
+            r = next((r for r in summary.results if r["strategy"] == strategy and r["cycle"] == c), None)
+            if r is None:
+                cells.append("-")
+            elif c == 0:
+                cells.append(f"{r['accuracy']:.1%}")
+            else:
+                mark = " *" if r["significant"] else ""
+                cells.append(f"{r['accuracy']:.1%} ({r['delta'] * 100:+.1f} [{r['ci_low'] * 100:+.1f}, "
+                             f"{r['ci_high'] * 100:+.1f}]){mark}")
+        table.add_row(strategy, *cells)
+    n = summary.results[0]["n_items"] if summary.results else 0
+    table.caption = (f"n = {n} test items; changes in points; * = the interval excludes 0. "
+                     f"Query: SELECT * FROM strategy_comparison WHERE compare_id = '{summary.compare_id}'")
+    return table
+
+
+def compare_workspace(workspace: Path, *, strategies: str, seeds: str | None, preset: str | None,
+                      cycles: int | None, new: bool, display: str) -> None:
+    from .compare import compare, parse_seeds, parse_strategies
+    from .tui import make_reporter
+
+    _check_display(display)
+    names = parse_strategies(strategies)
+    seed_list = parse_seeds(seeds) if seeds is not None else None
+    cfg = load_config(workspace, preset, _overrides(cycles, None))
+    console = Console()
+
+    def announce(strategy: str, seed: int, run_id: str, i: int, n: int) -> None:
+        console.print(f"[bold]compare {i}/{n}[/bold]: strategy {strategy}, seed {seed} -> run {run_id}")
+
+    summary = compare(workspace, cfg, names, seed_list, new=new,
+                      reporter=lambda: make_reporter(None if display == "auto" else display), on_run=announce)
+    if summary.reused:
+        console.print(f"comparison {summary.compare_id} had already finished with this config; its results "
+                      "(pass --new to run it again):")
+    console.print(comparison_table(summary))
+    console.print(f"{len(summary.runs)} runs, {summary.seconds / 60:.1f} min; database: {summary.db_path.resolve()}")
 
 
 def sql_workspace(workspace: Path, query: str | None, fmt: str, write: bool) -> int:

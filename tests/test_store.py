@@ -15,8 +15,10 @@ from lfe_local.cli import app
 from lfe_local.errors import LfeError
 from lfe_local.store import DB_NAME, SCHEMA_VERSION, Store
 
-TABLES = {"schema_version", "runs", "stages", "items", "evaluations", "analyses", "samples", "train_steps", "adapters"}
-VIEWS = {"cycle_metrics", "error_analyses", "sample_funnel", "instructor_calls", "stage_times"}
+TABLES = {"schema_version", "runs", "stages", "items", "evaluations", "analyses", "samples", "train_steps", "adapters",
+          "item_embeddings", "neighbours", "error_clusters", "comparisons", "comparison_runs", "comparison_results"}
+VIEWS = {"cycle_metrics", "error_analyses", "sample_funnel", "instructor_calls", "stage_times", "error_types",
+         "lec_neighbours", "strategy_comparison"}
 RUN = "r1"
 T0 = dt.datetime(2024, 5, 6, 7, 8, 9)
 
@@ -61,9 +63,36 @@ def test_schema_tables_views_and_version(store):
     assert names(store.con, "BASE TABLE") == TABLES
     assert names(store.con, "VIEW") == VIEWS
     assert store.con.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
-    assert SCHEMA_VERSION == 1
+    assert SCHEMA_VERSION == 2
     for view in VIEWS:  # every view is queryable on an empty database
         assert store.con.execute(f"SELECT count(*) FROM {view}").fetchone() == (0,)
+
+
+def test_version_1_database_is_migrated_in_place(db):
+    with Store(db) as s:
+        s.create_run(run_row())
+        with s.transaction():
+            s.insert("evaluations", [eval_row(0, "test", "a", True)])
+        # Make it look like a database written by schema version 1.
+        for view in ("error_types", "lec_neighbours", "strategy_comparison"):
+            s.con.execute(f"DROP VIEW {view}")
+        for table in ("item_embeddings", "neighbours", "error_clusters", "comparison_results", "comparison_runs",
+                      "comparisons"):
+            s.con.execute(f"DROP TABLE {table}")
+        s.con.execute("DELETE FROM schema_version; INSERT INTO schema_version VALUES (1)")
+    with Store(db) as s:
+        assert names(s.con, "BASE TABLE") == TABLES and names(s.con, "VIEW") == VIEWS
+        assert s.con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall() == [(1,), (2,)]
+        assert s.evaluations(RUN, 0, "test")[0]["item_id"] == "a"
+
+
+def test_embeddings_are_replaced_when_the_text_changes(store):
+    row = {"task": "arith", "item_id": "a", "model": "m", "text_sha": "old", "vector": [1.0, 0.0]}
+    store.put_embeddings([row, {**row, "item_id": "b"}])
+    store.put_embeddings([{**row, "text_sha": "new", "vector": [0.0, 1.0]}])
+    got = store.embeddings("arith", "m")
+    assert got["a"] == ("new", [0.0, 1.0]) and got["b"] == ("old", [1.0, 0.0])
+    assert store.embeddings("arith", "other") == {}
 
 
 def test_reopen_keeps_data_and_one_version_row(db):
@@ -72,7 +101,7 @@ def test_reopen_keeps_data_and_one_version_row(db):
         with s.transaction():
             s.insert("evaluations", [eval_row(0, "test", "a", True)])
     with Store(db) as s:  # migrating again must not duplicate or drop anything
-        assert s.con.execute("SELECT count(*), max(version) FROM schema_version").fetchone() == (1, 1)
+        assert s.con.execute("SELECT count(*), max(version) FROM schema_version").fetchone() == (1, 2)
         run = s.latest_run()
         assert run["run_id"] == RUN and run["status"] == "running"
         assert s.evaluations(RUN, 0, "test") == [{"item_id": "a", "response": "r", "extracted": "1", "correct": True}]
@@ -208,7 +237,7 @@ def test_open_while_another_process_writes(db):
         proc.communicate("\n", timeout=20)
     assert proc.returncode == 0
     with Store(db, read_only=True) as s:  # free again once the writer is gone
-        assert s.con.execute("SELECT version FROM schema_version").fetchone() == (1,)
+        assert s.con.execute("SELECT version FROM schema_version").fetchone() == (SCHEMA_VERSION,)
 
 
 # -- lfe sql ------------------------------------------------------------------------------

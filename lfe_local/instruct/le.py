@@ -9,17 +9,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
-from pydantic import ValidationError
+from dataclasses import dataclass
 
 from ..engines.base import ChatEngine
-from ..tasks.base import Sample
-from .schema import LEReply, le_schema, number_text
+from .calls import Job, Outcome, ask
 
 SYSTEM = "You are a careful math teacher. You reply only with JSON."
-RETRY_TEMPERATURE = 0.7
 
 _DEMO_PROBLEM = "Sam has 4 boxes with 6 pens in each box. He gives away 5 pens. How many pens does Sam have left?"
 _DEMO_WRONG = "Sam has 4 + 6 = 10 pens. He gives away 5: 10 - 5 = 5. The answer is 5."
@@ -91,70 +86,11 @@ class Failure:
     reference: str | None = None  # the gold worked solution, shown when show_reference = "solution"
 
 
-@dataclass
-class Outcome:
-    analysis: dict  # one `analyses` row (without run/cycle/task)
-    samples: list[Sample] = field(default_factory=list)
+def le_job(failure: Failure, k: int) -> Job:
+    messages = le_messages(failure.question, failure.wrong_response, failure.gold, failure.reference, k)
+    return Job(failure.item_id, "le", messages, k, failure.question)
 
 
-def _parse(text: str, finish: str) -> tuple[LEReply | None, str | None]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        return None, ("truncated" if finish == "length" else f"invalid_json: {err.msg}")
-    try:
-        return LEReply.model_validate(data), None
-    except ValidationError as err:
-        first = err.errors()[0]
-        return None, f"schema: {'.'.join(map(str, first['loc']))}: {first['msg']}"
-
-
-def analyse(engine: ChatEngine, failures: list[Failure], k: int, *, cycle: int, temperature: float,
-            max_tokens: int, retries: int, seed: int, on_progress: Callable[[int], None] | None = None,
-            strategy: str = "le") -> list[Outcome]:
-    """One instructor call (plus bounded retries) per failure; never raises for a bad reply."""
-    schema = le_schema(k)
-    outcomes = []
-    for n, failure in enumerate(failures):
-        messages = le_messages(failure.question, failure.wrong_response, failure.gold, failure.reference, k)
-        reply, problem, gen = None, None, None
-        attempts = prompt_tokens = completion_tokens = 0
-        seconds = 0.0
-        for attempt in range(retries + 1):
-            attempts += 1
-            # A retry at the same greedy setting would repeat the same reply: retries sample.
-            temp = temperature if attempt == 0 else max(temperature, RETRY_TEMPERATURE)
-            gen = engine.generate([messages], max_tokens=max_tokens, temperature=temp,
-                                  json_schema=schema, seed=seed + 1000 * n + attempt)[0]
-            prompt_tokens += gen.prompt_tokens
-            completion_tokens += gen.completion_tokens
-            seconds += gen.seconds
-            reply, problem = _parse(gen.text, gen.finish_reason)
-            if reply is not None:
-                break
-        row = {
-            "item_id": failure.item_id, "strategy": strategy, "status": "ok" if reply else "failed",
-            "failure": problem, "attempts": attempts,
-            "error_type": reply.error_type.strip() if reply else None,
-            "analysis": reply.analysis.strip() if reply else None,
-            "prompt": messages[-1]["content"], "raw_reply": gen.text if gen else None,
-            "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "seconds": seconds,
-        }
-        outcome = Outcome(analysis=row)
-        if reply is not None:
-            base = f"c{cycle}-{strategy}-{failure.item_id}"
-            outcome.samples.append(Sample(
-                sample_id=f"{base}-corrected", strategy=strategy, kind="corrected", source_item_id=failure.item_id,
-                question=failure.question, solution=reply.corrected_solution.strip(),
-                answer=number_text(reply.final_answer),
-            ))
-            for j, p in enumerate(reply.new_problems):
-                outcome.samples.append(Sample(
-                    sample_id=f"{base}-new{j}", strategy=strategy, kind="new", source_item_id=failure.item_id,
-                    question=p.question.strip(), solution=p.solution.strip(), answer=number_text(p.answer),
-                    program=p.program.strip() or None,
-                ))
-        outcomes.append(outcome)
-        if on_progress:
-            on_progress(1)
-    return outcomes
+def analyse(engine: ChatEngine, failures: list[Failure], k: int, **kwargs) -> list[Outcome]:
+    """LE on its own: one instructor call per failure (see `calls.ask` for the keyword arguments)."""
+    return ask(engine, [le_job(f, k) for f in failures], **kwargs)

@@ -65,3 +65,15 @@ def number_text(x: float) -> str | None:
     if float(x).is_integer():
         return str(int(x))
     return repr(round(float(x), 6)).rstrip("0").rstrip(".")
+
+
+class AugReply(BaseModel):
+    """The augmentation baseline asks for new problems only: there is no error to analyse."""
+
+    model_config = ConfigDict(extra="forbid")
+    new_problems: list[NewProblem]
+
+
+def aug_schema(k: int) -> dict:
+    problems = le_schema(k)["properties"]["new_problems"]
+    return {"type": "object", "properties": {"new_problems": problems}, "required": ["new_problems"]}

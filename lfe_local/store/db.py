@@ -19,9 +19,10 @@ import pyarrow as pa
 from ..errors import LfeError
 
 DB_NAME = "lfe.duckdb"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-_TABLES = ("runs", "stages", "items", "evaluations", "analyses", "samples", "train_steps", "adapters")
+_TABLES = ("runs", "stages", "items", "evaluations", "analyses", "samples", "train_steps", "adapters",
+           "item_embeddings", "neighbours", "error_clusters", "comparisons", "comparison_runs", "comparison_results")
 
 
 def _now() -> dt.datetime:
@@ -63,7 +64,8 @@ class Store:
         sql = resources.files("lfe_local.store").joinpath("schema.sql").read_text()
         with self.transaction():
             self.con.execute(sql)
-            if not self.con.execute("SELECT count(*) FROM schema_version").fetchone()[0]:
+            have = self.con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+            if have is None or have < SCHEMA_VERSION:
                 self.con.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])
 
     # -- transactions --------------------------------------------------------------------
@@ -148,6 +150,76 @@ class Store:
 
     def accuracies(self, run_id: str) -> list[dict[str, Any]]:
         return self._all("SELECT cycle, split, n_items, accuracy FROM cycle_metrics WHERE run_id = ? ORDER BY cycle, split", [run_id])
+
+    def runs(self) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM runs ORDER BY created_at, run_id")
+
+    def rows(self, table: str, run_id: str, **where: Any) -> list[dict[str, Any]]:
+        """Every row of a run's table matching `where` (column = value)."""
+        if table not in _TABLES:
+            raise ValueError(f"unknown table {table}")
+        sql = f"SELECT * FROM {table} WHERE run_id = ?"
+        params: list[Any] = [run_id]
+        for column, value in where.items():
+            sql += f" AND {column} = ?"
+            params.append(value)
+        return self._all(sql, params)
+
+    # -- embeddings, taxonomy ------------------------------------------------------------------
+    def embeddings(self, task: str, model: str) -> dict[str, tuple[str, list[float]]]:
+        rows = self.con.execute("SELECT item_id, text_sha, vector FROM item_embeddings WHERE task = ? AND model = ?",
+                                [task, model]).fetchall()
+        return {item: (sha, vec) for item, sha, vec in rows}
+
+    def put_embeddings(self, rows: list[dict[str, Any]]) -> None:
+        """Insert or replace (an item whose question changed is embedded again)."""
+        if not rows:
+            return
+        keys = pa.Table.from_pylist([{k: r[k] for k in ("task", "item_id", "model")} for r in rows])  # noqa: F841
+        self.con.execute("DELETE FROM item_embeddings e USING keys k WHERE e.task = k.task AND "
+                         "e.item_id = k.item_id AND e.model = k.model")
+        self.insert("item_embeddings", rows)
+
+    def error_clusters(self, run_id: str) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM error_clusters WHERE run_id = ? ORDER BY cycle, item_id", [run_id])
+
+    # -- comparisons -----------------------------------------------------------------------------
+    def latest_comparison(self, fingerprint: str, strategies: str, seeds: str) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM comparisons WHERE fingerprint = ? AND strategies = ? AND seeds = ? "
+                         "ORDER BY created_at DESC, compare_id DESC LIMIT 1", [fingerprint, strategies, seeds])
+
+    def create_comparison(self, row: dict[str, Any]) -> None:
+        with self.transaction():
+            self.insert("comparisons", [{**row, "created_at": _now(), "status": "running"}])
+
+    def comparison_runs(self, compare_id: str) -> dict[tuple[str, int], str]:
+        rows = self.con.execute("SELECT strategy, seed, run_id FROM comparison_runs WHERE compare_id = ?",
+                                [compare_id]).fetchall()
+        return {(s, seed): run for s, seed, run in rows}
+
+    def add_comparison_run(self, compare_id: str, strategy: str, seed: int, run_id: str) -> None:
+        with self.transaction():
+            self.insert("comparison_runs", [{"compare_id": compare_id, "strategy": strategy, "seed": seed,
+                                             "run_id": run_id}])
+
+    def test_outcomes(self, run_id: str) -> dict[int, dict[str, bool]]:
+        """cycle -> item_id -> correct, on the test split."""
+        out: dict[int, dict[str, bool]] = {}
+        for cycle, item, ok in self.con.execute(
+                "SELECT cycle, item_id, correct FROM evaluations WHERE run_id = ? AND split = 'test'", [run_id]
+        ).fetchall():
+            out.setdefault(cycle, {})[item] = ok
+        return out
+
+    def finish_comparison(self, compare_id: str, results: list[dict[str, Any]], n_cycles: int) -> None:
+        with self.transaction():
+            self.con.execute("DELETE FROM comparison_results WHERE compare_id = ?", [compare_id])
+            self.insert("comparison_results", results)
+            self.con.execute("UPDATE comparisons SET status = 'finished', finished_at = ?, n_cycles = ? "
+                             "WHERE compare_id = ?", [_now(), n_cycles, compare_id])
+
+    def comparison_results(self, compare_id: str) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM strategy_comparison WHERE compare_id = ? ORDER BY cycle", [compare_id])
 
     def _one(self, sql: str, params: list[Any] | None = None) -> dict[str, Any] | None:
         rows = self._all(sql, params)

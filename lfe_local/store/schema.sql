@@ -1,4 +1,5 @@
--- lfe-local DuckDB schema, version 1. Bump schema_version and add a migration when it changes.
+-- lfe-local DuckDB schema, version 2 (2 added the LEC, taxonomy and comparison tables; every
+-- statement is idempotent, so running this file migrates a version-1 database). Bump schema_version and add a migration when it changes.
 -- Tables are the record; the views at the bottom are the documented public API (see README).
 
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -123,6 +124,76 @@ CREATE TABLE IF NOT EXISTS adapters (
     PRIMARY KEY (run_id, cycle)
 );
 
+-- Sentence embeddings of item questions: one per item and embedding model, computed once and
+-- reused by every cycle and every run in this database.
+CREATE TABLE IF NOT EXISTS item_embeddings (
+    task        VARCHAR NOT NULL,
+    item_id     VARCHAR NOT NULL,
+    model       VARCHAR NOT NULL,      -- the embedding model's folder name
+    text_sha    VARCHAR NOT NULL,      -- sha256 of the embedded question: a changed question is embedded again
+    vector      FLOAT[] NOT NULL,      -- unit length
+    PRIMARY KEY (task, item_id, model)
+);
+
+-- LEC: which correctly answered train items were shown beside which failed item.
+CREATE TABLE IF NOT EXISTS neighbours (
+    run_id       VARCHAR NOT NULL,
+    cycle        INTEGER NOT NULL,
+    item_id      VARCHAR NOT NULL,     -- the failed train item
+    rank         INTEGER NOT NULL,     -- 1 = most similar
+    neighbour_id VARCHAR NOT NULL,     -- a train item the target answered correctly in the previous cycle
+    similarity   DOUBLE NOT NULL,      -- cosine similarity of the questions
+    neighbour_response VARCHAR NOT NULL, -- the target's correct response, as shown to the instructor
+    PRIMARY KEY (run_id, cycle, item_id, rank)
+);
+
+-- The error taxonomy: each analysed error's free-text error type and the cluster it joined.
+CREATE TABLE IF NOT EXISTS error_clusters (
+    run_id      VARCHAR NOT NULL,
+    cycle       INTEGER NOT NULL,
+    task        VARCHAR NOT NULL,
+    item_id     VARCHAR NOT NULL,
+    strategy    VARCHAR NOT NULL,
+    error_type  VARCHAR NOT NULL,
+    cluster     VARCHAR NOT NULL,      -- named after its most frequent member; stable across a run's cycles
+    PRIMARY KEY (run_id, cycle, item_id, strategy)
+);
+
+-- `lfe compare`: one row per comparison, one per (strategy, seed) run, one result per strategy and cycle.
+CREATE TABLE IF NOT EXISTS comparisons (
+    compare_id  VARCHAR PRIMARY KEY,
+    created_at  TIMESTAMP NOT NULL,
+    task        VARCHAR NOT NULL,
+    strategies  VARCHAR NOT NULL,      -- comma-separated, in the order asked for
+    seeds       VARCHAR NOT NULL,      -- comma-separated
+    n_cycles    INTEGER NOT NULL,
+    fingerprint VARCHAR NOT NULL,      -- the shared config (minus strategy, seed, cycles): a resume must match it
+    status      VARCHAR NOT NULL,      -- running | finished
+    finished_at TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS comparison_runs (
+    compare_id  VARCHAR NOT NULL,
+    strategy    VARCHAR NOT NULL,
+    seed        INTEGER NOT NULL,
+    run_id      VARCHAR NOT NULL,
+    PRIMARY KEY (compare_id, strategy, seed)
+);
+
+CREATE TABLE IF NOT EXISTS comparison_results (
+    compare_id  VARCHAR NOT NULL,
+    strategy    VARCHAR NOT NULL,
+    cycle       INTEGER NOT NULL,
+    n_seeds     INTEGER NOT NULL,
+    n_items     INTEGER NOT NULL,      -- test items
+    accuracy    DOUBLE NOT NULL,       -- mean test accuracy over seeds
+    base_accuracy DOUBLE NOT NULL,     -- the same runs at cycle 0
+    delta       DOUBLE NOT NULL,       -- accuracy - base_accuracy
+    ci_low      DOUBLE NOT NULL,       -- 95% paired bootstrap interval of delta (over test items)
+    ci_high     DOUBLE NOT NULL,
+    PRIMARY KEY (compare_id, strategy, cycle)
+);
+
 -- Public views -------------------------------------------------------------------------
 
 CREATE OR REPLACE VIEW cycle_metrics AS
@@ -139,7 +210,7 @@ FROM analyses a
 JOIN items i ON i.run_id = a.run_id AND i.item_id = a.item_id
 LEFT JOIN evaluations e
        ON e.run_id = a.run_id AND e.cycle = a.cycle - 1 AND e.split = 'train' AND e.item_id = a.item_id
-WHERE a.status = 'ok';
+WHERE a.status = 'ok' AND a.error_type IS NOT NULL;  -- aug calls analyse no error
 
 CREATE OR REPLACE VIEW sample_funnel AS
 SELECT run_id, cycle, strategy, 'generated' AS status, NULL::VARCHAR AS reason, count(*)::INTEGER AS n
@@ -157,3 +228,20 @@ FROM analyses GROUP BY run_id, cycle, strategy, status, failure;
 
 CREATE OR REPLACE VIEW stage_times AS
 SELECT run_id, cycle, stage, started_at, seconds, summary FROM stages;
+
+-- Which kinds of error the target makes (errors of the cycle-1 target, analysed in `cycle`).
+CREATE OR REPLACE VIEW error_types AS
+SELECT run_id, cycle, task, cluster, count(*)::INTEGER AS n_errors, min(item_id) AS example_item_id
+FROM error_clusters GROUP BY run_id, cycle, task, cluster;
+
+CREATE OR REPLACE VIEW lec_neighbours AS
+SELECT n.run_id, n.cycle, n.item_id, i.question, n.rank, n.neighbour_id, j.question AS neighbour_question,
+       n.neighbour_response, n.similarity
+FROM neighbours n
+JOIN items i ON i.run_id = n.run_id AND i.item_id = n.item_id
+JOIN items j ON j.run_id = n.run_id AND j.item_id = n.neighbour_id;
+
+CREATE OR REPLACE VIEW strategy_comparison AS
+SELECT r.compare_id, c.task, r.strategy, r.cycle, r.n_seeds, r.n_items, r.accuracy, r.base_accuracy, r.delta,
+       r.ci_low, r.ci_high, (r.ci_low > 0 OR r.ci_high < 0) AS significant
+FROM comparison_results r JOIN comparisons c USING (compare_id);

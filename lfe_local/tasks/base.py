@@ -31,9 +31,9 @@ class Sample:
     """A training sample written by the instructor, before and after verification."""
 
     sample_id: str
-    strategy: str  # "le" for now
-    kind: str  # "corrected" (solution of a failed train item) or "new" (a new practice problem)
-    source_item_id: str  # the failed train item it was written for
+    strategy: str  # le | lec | aug (instructor-written) or sft (a gold train solution)
+    kind: str  # "corrected" (of a failed train item), "new" (a new practice problem) or "gold" (sft)
+    source_item_id: str  # the train item it was written for (failed, for le and lec)
     question: str
     solution: str
     answer: str | None  # stated final answer, as text (normalised by the task's verifier)

@@ -1,0 +1,107 @@
+"""Instructor calls: one call (plus bounded retries) per job, every reply validated against its
+schema, never an exception for a bad reply — a failure is recorded in the `analyses` row."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ValidationError
+
+from ..engines.base import ChatEngine
+from ..tasks.base import Sample
+from .schema import AugReply, LEReply, aug_schema, le_schema, number_text
+
+RETRY_TEMPERATURE = 0.7
+
+
+@dataclass
+class Job:
+    item_id: str  # the train item the call is about (a failed one for le/lec, a random one for aug)
+    strategy: str  # le | lec | aug
+    messages: list[dict[str, str]]
+    k: int  # new problems asked for
+    question: str  # the item's question: a corrected solution is trained against it
+
+    @property
+    def corrects(self) -> bool:
+        """le and lec replies analyse an error and correct it; aug replies only add problems."""
+        return self.strategy != "aug"
+
+    def schema(self) -> dict:
+        return le_schema(self.k) if self.corrects else aug_schema(self.k)
+
+    def reply_model(self) -> type[BaseModel]:
+        return LEReply if self.corrects else AugReply
+
+
+@dataclass
+class Outcome:
+    analysis: dict  # one `analyses` row (without run/cycle/task)
+    samples: list[Sample] = field(default_factory=list)
+
+
+def parse(text: str, finish: str, model: type[BaseModel] = LEReply) -> tuple[BaseModel | None, str | None]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        return None, ("truncated" if finish == "length" else f"invalid_json: {err.msg}")
+    try:
+        return model.model_validate(data), None
+    except ValidationError as err:
+        first = err.errors()[0]
+        return None, f"schema: {'.'.join(map(str, first['loc']))}: {first['msg']}"
+
+
+def _samples(job: Job, reply: BaseModel, cycle: int) -> list[Sample]:
+    base = f"c{cycle}-{job.strategy}-{job.item_id}"
+    out = []
+    if job.corrects:
+        out.append(Sample(
+            sample_id=f"{base}-corrected", strategy=job.strategy, kind="corrected", source_item_id=job.item_id,
+            question=job.question, solution=reply.corrected_solution.strip(), answer=number_text(reply.final_answer),
+        ))
+    for j, p in enumerate(reply.new_problems):
+        out.append(Sample(
+            sample_id=f"{base}-new{j}", strategy=job.strategy, kind="new", source_item_id=job.item_id,
+            question=p.question.strip(), solution=p.solution.strip(), answer=number_text(p.answer),
+            program=p.program.strip() or None,
+        ))
+    return out
+
+
+def ask(engine: ChatEngine, jobs: list[Job], *, cycle: int, temperature: float, max_tokens: int, retries: int,
+        seed: int, on_progress: Callable[[int], None] | None = None) -> list[Outcome]:
+    outcomes = []
+    for n, job in enumerate(jobs):
+        schema, model = job.schema(), job.reply_model()
+        reply, problem, gen = None, None, None
+        attempts = prompt_tokens = completion_tokens = 0
+        seconds = 0.0
+        for attempt in range(retries + 1):
+            attempts += 1
+            # A retry at the same greedy setting would repeat the same reply: retries sample.
+            temp = temperature if attempt == 0 else max(temperature, RETRY_TEMPERATURE)
+            gen = engine.generate([job.messages], max_tokens=max_tokens, temperature=temp,
+                                  json_schema=schema, seed=seed + 1000 * n + attempt)[0]
+            prompt_tokens += gen.prompt_tokens
+            completion_tokens += gen.completion_tokens
+            seconds += gen.seconds
+            reply, problem = parse(gen.text, gen.finish_reason, model)
+            if reply is not None:
+                break
+        error_type = getattr(reply, "error_type", None)
+        analysis = getattr(reply, "analysis", None)
+        row = {
+            "item_id": job.item_id, "strategy": job.strategy, "status": "ok" if reply else "failed",
+            "failure": problem, "attempts": attempts,
+            "error_type": error_type.strip() if error_type else None,
+            "analysis": analysis.strip() if analysis else None,
+            "prompt": job.messages[-1]["content"], "raw_reply": gen.text if gen else None,
+            "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "seconds": seconds,
+        }
+        outcomes.append(Outcome(row, _samples(job, reply, cycle) if reply is not None else []))
+        if on_progress:
+            on_progress(1)
+    return outcomes
