@@ -75,3 +75,34 @@ def test_truncated_reply_is_retried_then_recorded_as_failure():
     row = out.analysis
     assert row["status"] == "failed" and row["failure"] == "truncated"
     assert row["attempts"] == 3 and row["raw_reply"] and out.samples == []
+
+
+def test_lec_prompt_shows_neighbours_with_responses_and_a_matching_demo():
+    from lfe_local.instruct.lec import Neighbour, lec_job
+
+    failure = Failure("f1", "Q wrong?", "bad work", "14", None)
+    neighbours = [Neighbour("n1", "Q one?", "1 + 1 = 2. The answer is 2.", 0.9),
+                  Neighbour("n2", "Q two?", "x" * 2000, 0.8)]
+    job = lec_job(failure, neighbours, 2)
+    demo, real = job.messages[1]["content"], job.messages[3]["content"]
+    assert "Solved problem 1: Q one?" in real and "Student's correct answer 1: 1 + 1 = 2." in real
+    assert "Solved problem 2: Q two?" in real and "x" * 600 + " ..." in real and "x" * 601 not in real
+    assert "Problem the student got wrong: Q wrong?" in real and "Student's wrong answer: bad work" in real
+    assert "Correct final answer: 14" in real and "Reference solution" not in real
+    # The demonstration shows as many solved problems as the real request, and the same kind of gold.
+    assert demo.count("Solved problem") == 2 and "Correct final answer" in demo and "Reference" not in demo
+    assert job.strategy == "lec" and job.corrects and job.schema() == le_schema(2)
+
+
+def test_aug_job_asks_for_new_problems_only():
+    from lfe_local.instruct.aug import aug_job
+    from lfe_local.instruct.schema import AugReply
+
+    job = aug_job("t1", "Q?", "2 + 2 = 4. The answer is 4.", "4", 3)
+    real = job.messages[3]["content"]
+    assert "Problem: Q?" in real and "Solution: 2 + 2 = 4." in real and "Write 3 new problems" in real
+    assert "wrong" not in real.lower()  # no error information
+    assert not job.corrects and set(job.schema()["properties"]) == {"new_problems"}
+    assert job.schema()["properties"]["new_problems"]["minItems"] == 3 and job.reply_model() is AugReply
+    demo_reply = json.loads(job.messages[2]["content"])
+    assert len(demo_reply["new_problems"]) == 3

@@ -36,13 +36,18 @@ _DEMO_NEW = [
 ]
 
 
-def request_text(question: str, wrong: str, gold: str | None, reference: str | None, k: int) -> str:
-    lines = [f"Problem: {question}", f"Student's wrong answer: {wrong}"]
+def reference_lines(gold: str | None, reference: str | None) -> list[str]:
+    """What the instructor is shown of the gold (see `show_reference`), then a blank line."""
+    lines = []
     if reference is not None:
         lines.append(f"Reference solution: {reference}")
     if gold is not None:
         lines.append(f"Correct final answer: {gold}")
-    lines.append("")
+    return [*lines, ""]
+
+
+def request_text(question: str, wrong: str, gold: str | None, reference: str | None, k: int) -> str:
+    lines = [f"Problem: {question}", f"Student's wrong answer: {wrong}", *reference_lines(gold, reference)]
     lines.append(
         "Explain the student's error, solve the problem correctly with every calculation written as an "
         f"equation, and write {k} new similar problem{'s' if k != 1 else ''} with different numbers, each with "

@@ -9,7 +9,16 @@ import json
 from dataclasses import dataclass
 
 from .calls import Job
-from .le import _DEMO_ANSWER, _DEMO_NEW, _DEMO_PROBLEM, _DEMO_REFERENCE, _DEMO_WRONG, SYSTEM, Failure
+from .le import (
+    _DEMO_ANSWER,
+    _DEMO_NEW,
+    _DEMO_PROBLEM,
+    _DEMO_REFERENCE,
+    _DEMO_WRONG,
+    SYSTEM,
+    Failure,
+    reference_lines,
+)
 
 MAX_SHOWN_RESPONSE = 600  # characters of a neighbour's response: enough for a worked solution
 
@@ -43,12 +52,8 @@ def lec_request(question: str, wrong: str, gold: str | None, reference: str | No
     lines = ["Similar problems the student solved correctly:"]
     for i, (q, r) in enumerate(neighbours, 1):
         lines += [f"Solved problem {i}: {q}", f"Student's correct answer {i}: {_shorten(r)}"]
-    lines += ["", f"Problem the student got wrong: {question}", f"Student's wrong answer: {wrong}"]
-    if reference is not None:
-        lines.append(f"Reference solution: {reference}")
-    if gold is not None:
-        lines.append(f"Correct final answer: {gold}")
-    lines.append("")
+    lines += ["", f"Problem the student got wrong: {question}", f"Student's wrong answer: {wrong}",
+              *reference_lines(gold, reference)]
     lines.append(
         "Compare the wrong answer with the correct ones: say what the student can already do and what "
         "separates this error from the solved problems. Solve the wrong problem correctly with every calculation "
