@@ -9,8 +9,6 @@ one base evaluation plus each strategy's cycles.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +18,7 @@ import numpy as np
 
 from .config import STRATEGIES, Config
 from .errors import LfeError
-from .loop import Loop
+from .loop import Loop, fingerprint
 from .stats import paired_bootstrap
 from .store import DB_NAME, Store
 from .tui import Reporter
@@ -48,10 +46,7 @@ def parse_seeds(text: str) -> list[int]:
 
 def shared_fingerprint(cfg: Config) -> str:
     """The config every run of a comparison shares (all but strategy, seed and cycles)."""
-    data = cfg.model_dump()
-    for key in ("strategy", "seed", "cycles"):
-        data["run"].pop(key)
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+    return fingerprint(cfg, ignore=("strategy", "seed", "cycles"))
 
 
 @dataclass

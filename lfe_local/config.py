@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -18,7 +18,8 @@ from .errors import LfeError
 CONFIG_NAME = "lfe.toml"
 BUNDLED_GGUF = "smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
 BUNDLED_EMBEDDER = "all-minilm-l6-v2"
-STRATEGIES = ("le", "lec", "both", "sft", "aug")
+Strategy = Literal["le", "lec", "both", "sft", "aug"]
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
 
 
 def models_dir() -> Path:
@@ -40,7 +41,7 @@ class _Section(BaseModel):
 
 
 class RunConfig(_Section):
-    strategy: Literal["le", "lec", "both", "sft", "aug"] = Field(
+    strategy: Strategy = Field(
         "le",
         description="Where training data comes from: le = learning from errors; lec = from errors by contrast with similar items the target got right; both = half the errors each way; sft = the gold solutions of train items (baseline); aug = instructor-written problems like random train items, no error information (baseline).")
     cycles: int = Field(2, ge=0, le=50, description="Improvement cycles after the cycle-0 evaluation of the base target.")

@@ -59,18 +59,25 @@ def config_differences(old_json: str, cfg: Config) -> list[str]:
     return sorted(k for k in old if k != "run.cycles" and k in new and old[k] != new[k])
 
 
+def _digest(data: dict) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def base_key(cfg: Config, split: str) -> str:
     """What a cycle-0 evaluation of `split` depends on: runs with the same key share it."""
     data = {"task": cfg.task, "target": cfg.target.model_dump()}
     if split == "train":
         data["run"] = {"seed": cfg.run.seed, "train_eval_size": cfg.run.train_eval_size}
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+    return _digest(data)
 
 
-def fingerprint(cfg: Config) -> str:
+def fingerprint(cfg: Config, ignore: tuple[str, ...] = ("cycles",)) -> str:
+    """A hash of the config without the `run` keys in `ignore`. By default only run.cycles is
+    left out: more cycles on the same run is a continuation, not a new run."""
     data = cfg.model_dump()
-    data["run"].pop("cycles")  # more cycles on the same run is a continuation, not a new run
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+    for key in ignore:
+        data["run"].pop(key)
+    return _digest(data)
 
 
 @dataclass
@@ -261,8 +268,6 @@ class Loop:
         """An earlier run in this database whose cycle-0 evaluation of `split` this run can copy."""
         if not self.cfg.run.reuse_base_eval:
             return None
-        from .config import Config
-
         key = base_key(self.cfg, split)
         for run in reversed(self.store.runs()):
             if run["run_id"] == self.run_id or (0, f"eval_{split}") not in self.store.done_stages(run["run_id"]):
@@ -322,7 +327,6 @@ class Loop:
         """Unit vectors of the items' questions (item_id -> vector), from the store where already
         computed with the same model and text; the new ones are returned as rows to store."""
         import numpy as np
-
 
         model = Path(self.cfg.embed.model).name
         stored = self.store.embeddings(self.task.name, model)
@@ -396,12 +400,13 @@ class Loop:
         # lec, or both: every other error by contrast (the paper's balanced mix)
         contrast = failures if strategy == "lec" else failures[1::2]
         found, neighbour_rows, emb_rows, reused = self._neighbours(cycle, contrast)
+        wanted = {f.item_id for f in contrast}
         jobs, fallback = [], 0
         for f in failures:
-            if f in contrast and found.get(f.item_id):
+            if found.get(f.item_id):
                 jobs.append(lec_job(f, found[f.item_id], k))
             else:
-                fallback += f in contrast
+                fallback += f.item_id in wanted
                 jobs.append(le_job(f, k))
         note = f"; questions embedded: {len(emb_rows)} new, {reused} reused"
         if fallback:
