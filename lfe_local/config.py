@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import LfeError
 
 CONFIG_NAME = "lfe.toml"
-BUNDLED_GGUF = "smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
+BUNDLED_GGUF = "smollm2-135m-instruct/SmolLM2-135M-Instruct.Q4_1.gguf"  # the target (and smoke instructor)
+BUNDLED_INSTRUCTOR = "qwen2.5-coder-1.5b-instruct/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 BUNDLED_EMBEDDER = "all-minilm-l6-v2"
 Strategy = Literal["le", "lec", "both", "sft", "aug"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
@@ -30,6 +31,10 @@ def models_dir() -> Path:
 
 def bundled_model() -> str:
     return str(models_dir() / BUNDLED_GGUF)
+
+
+def bundled_instructor() -> str:
+    return str(models_dir() / BUNDLED_INSTRUCTOR)
 
 
 def bundled_embedder() -> str:
@@ -67,7 +72,8 @@ class TargetConfig(_Section):
 
 class InstructorConfig(_Section):
     engine: Literal["llama_cpp"] = Field("llama_cpp", description="Inference engine for the instructor.")
-    model: str = Field(default_factory=bundled_model, description="Instructor model file (GGUF for llama_cpp).")
+    model: str = Field(default_factory=bundled_instructor,
+                       description="Instructor model file (GGUF for llama_cpp); default the bundled Qwen2.5-Coder-1.5B-Instruct.")
     n_ctx: int = Field(4096, ge=512, description="Context window of the instructor.")
     threads: int = Field(0, ge=0, description="CPU threads for the instructor; 0 = all cores.")
     temperature: float = Field(
@@ -83,6 +89,15 @@ class InstructorConfig(_Section):
     max_errors: int = Field(24, ge=0, description="Failed train items analysed per cycle (a seeded sample); 0 = all of them.")
     max_new_per_error: int = Field(4, ge=0, le=10, description="Upper bound on K, to keep each reply short enough for a small instructor.")
     lec_neighbours: int = Field(2, ge=1, le=8, description="LEC: correctly answered train items shown beside each error (nearest by embedding).")
+    new_problems: Literal["written", "program"] = Field(
+        "written",
+        description="How new practice problems are made: written = K per instructor reply; program = the instructor writes a generator per group of errors of one type, run in the sandbox for many verified instances (math tasks).")
+    generators: int = Field(6, ge=1, le=100, description="program mode: most generators written per cycle.")
+    errors_per_generator: int = Field(3, ge=1, le=8, description="program mode: errors of one type shown to the instructor per generator.")
+    generator_checks: int = Field(
+        2, ge=1, le=10,
+        description="program mode: instances per generator solved afresh from the question text (an instructor-written program in the sandbox); any disagreement rejects the generator whole.")
+    generator_timeout_s: float = Field(10.0, gt=0, description="program mode: wall-clock limit for one generator run (all its instances).")
 
 
 class EmbedConfig(_Section):
@@ -144,7 +159,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         "target": {"batch_size": 16, "max_new_tokens": 96},
         # 12 short calls (one new problem each): enough corrected solutions pass verification that
         # a cycle reliably has something to train on.
-        "instructor": {"budget": 12, "max_errors": 12, "max_new_per_error": 1, "max_tokens": 700},
+        # The 135M model instructs here: the smoke run tests plumbing, not teaching.
+        "instructor": {"model": BUNDLED_GGUF, "budget": 12, "max_errors": 12, "max_new_per_error": 1,
+                       "max_tokens": 700},
         "train": {"epochs": 2, "batch_size": 4, "learning_rate": 5e-4},
     },
     # The default task sizes with two cycles, under 20 minutes on 2 CPU cores. Sized from measurements on 2 cores, where evaluation dominates (about 0.5 s per item): errors
@@ -154,8 +171,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "run": {"cycles": 2, "train_eval_size": 120},
         "task": {"name": "arith", "train_size": 400, "val_size": 100, "test_size": 200},
         "target": {"max_new_tokens": 80, "batch_size": 64},
-        "instructor": {"budget": 24, "max_errors": 12},
-        "train": {"epochs": 3},
+        "instructor": {"new_problems": "program", "budget": 300, "max_errors": 12, "generators": 6},
+        "train": {"epochs": 2},
     },
 }
 
@@ -196,13 +213,18 @@ def build_config(data: dict[str, Any], source: str, base_dir: Path) -> Config:
     from .tasks import make_task
 
     try:  # validates the task's own options (unknown keys, missing data files) up front
-        make_task(cfg.task["name"], {k: v for k, v in cfg.task.items() if k != "name"}, base_dir)
+        task = make_task(cfg.task["name"], {k: v for k, v in cfg.task.items() if k != "name"}, base_dir)
     except LfeError as err:
         raise LfeError(f"{source}: {err}") from None
+    if cfg.instructor.new_problems == "program" and task.lesson.generator is None:
+        raise LfeError(f"{source}: instructor.new_problems: \"program\" needs a math task (arith, gsm8k, "
+                       f"gsm_plus); use \"written\" for {task.name}")
     for name, section in (("target", cfg.target), ("instructor", cfg.instructor), ("embed", cfg.embed)):
         path = Path(section.model).expanduser()
         if not path.is_absolute():
-            path = (base_dir / path).resolve()
+            # Relative to lfe.toml's folder, else a bundled model's name under models/ (as presets give them).
+            local = (base_dir / path).resolve()
+            path = local if local.exists() or not (models_dir() / path).exists() else models_dir() / path
         section.model = str(path)
         if not path.exists():
             hint = " (scripts/setup fetches the bundled models)" if str(path).startswith(str(models_dir())) else ""
@@ -245,7 +267,7 @@ def render_toml(preset: str | None) -> str:
     lines = [
         "# lfe-local configuration. Every key is optional: a missing key takes the value shown.",
         f"# Written by `lfe init --preset {preset}`." if preset else "# Written by `lfe init`.",
-        "# Relative model paths are resolved against this file's folder.",
+        "# Relative model paths are resolved against this file's folder, then against the bundled models folder.",
         "",
     ]
     for name, _field in Config.model_fields.items():

@@ -24,12 +24,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from . import offline  # noqa: F401
+from . import __version__, offline  # noqa: F401
 from .config import Config
 from .errors import LfeError
 from .store import DB_NAME, Store
 from .tasks import make_task
-from .tasks.base import Item, Sample
+from .tasks.base import Item, Sample, Verdict
 from .tui import NullReporter, Reporter
 
 
@@ -63,9 +63,12 @@ def _digest(data: dict) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def base_key(cfg: Config, split: str) -> str:
-    """What a cycle-0 evaluation of `split` depends on: runs with the same key share it."""
-    data = {"task": cfg.task, "target": cfg.target.model_dump()}
+def base_key(cfg: Config, split: str, task_version: int | None, lfe_version: str | None) -> str:
+    """What a cycle-0 evaluation of `split` depends on: runs with the same key share it. The task's
+    version (its prompt and scorer) and lfe-local's (its generation code) are part of it: a change
+    to either must never reuse stale results."""
+    data = {"task": cfg.task, "task_version": task_version, "lfe_version": lfe_version,
+            "target": cfg.target.model_dump()}
     if split == "train":
         data["run"] = {"seed": cfg.run.seed, "train_eval_size": cfg.run.train_eval_size}
     return _digest(data)
@@ -173,7 +176,8 @@ class Loop:
             "run_id": run_id, "task": self.task.name, "strategy": self.cfg.run.strategy,
             "n_cycles": self.cfg.run.cycles,
             "fingerprint": fp, "config_json": self.cfg.model_dump_json(), "target_model": self.cfg.target.model,
-            "instructor_model": self.cfg.instructor.model,
+            "instructor_model": self.cfg.instructor.model, "task_version": self.task.version,
+            "lfe_version": __version__,
         })
         return run_id
 
@@ -189,6 +193,8 @@ class Loop:
             for table, table_rows in rows.items():
                 if table == "sample_verdicts":
                     self.store.update_sample_verdicts(self.run_id, table_rows)
+                elif table == "generator_verdicts":
+                    self.store.update_generator_verdicts(self.run_id, table_rows)
                 elif table == "item_embeddings":
                     self.store.put_embeddings(table_rows)
                 else:
@@ -274,7 +280,7 @@ class Loop:
         """An earlier run in this database whose cycle-0 evaluation of `split` this run can copy."""
         if not self.cfg.run.reuse_base_eval:
             return None
-        key = base_key(self.cfg, split)
+        key = base_key(self.cfg, split, self.task.version, __version__)
         for run in reversed(self.store.runs()):
             if run["run_id"] == self.run_id or (0, f"eval_{split}") not in self.store.done_stages(run["run_id"]):
                 continue
@@ -282,7 +288,7 @@ class Loop:
                 other = Config.model_validate_json(run["config_json"])
             except ValueError:  # made by another version of lfe-local: don't guess
                 continue
-            if base_key(other, split) == key:
+            if base_key(other, split, run["task_version"], run["lfe_version"]) == key:
                 return run["run_id"]
         return None
 
@@ -309,6 +315,7 @@ class Loop:
                 "response": g.text, "extracted": score.extracted, "gold": it.answer, "correct": score.correct,
                 "prompt_tokens": g.prompt_tokens, "completion_tokens": g.completion_tokens,
                 "latency_s": g.seconds, "failure": score.failure, "detail": score.detail,
+                "task_version": self.task.version,
             })
         n_ok = sum(r["correct"] for r in rows)
         return {"evaluations": rows}, f"{n_ok}/{len(rows)} correct"
@@ -430,25 +437,92 @@ class Loop:
         self._drop_engine()  # the instructor gets the memory
         icfg = self.cfg.instructor
         failures = self._failures(cycle)
-        k = new_per_error(icfg.budget, len(failures), icfg.max_new_per_error)
-        jobs, extra, note = self._jobs(cycle, failures, k)
+        # program mode: replies analyse and correct (K = 0); new problems come from generators.
+        program = icfg.new_problems == "program"
+        k = 0 if program else new_per_error(icfg.budget, len(failures), icfg.max_new_per_error)
+        jobs, extra, note = ([], {}, "") if program and self.cfg.run.strategy == "aug" else \
+            self._jobs(cycle, failures, k)
         self.rep.stage_started(cycle, "instruct", len(jobs))
-        if not jobs:
+        if not failures:
             return extra, "no errors to analyse"
+        seed = self.cfg.run.seed * 100_000 + cycle * 10_000
         engine = self._instructor()
         try:
             outcomes = ask(engine, jobs, cycle=cycle, temperature=icfg.temperature, max_tokens=icfg.max_tokens,
-                           retries=icfg.retries, seed=self.cfg.run.seed * 100_000 + cycle * 10_000,
-                           on_progress=self.rep.advance)
+                           retries=icfg.retries, seed=seed, on_progress=self.rep.advance)
+            base = {"run_id": self.run_id, "cycle": cycle, "task": self.task.name}
+            analyses = [{**base, **o.analysis} for o in outcomes]
+            clusters = self._taxonomy(cycle, analyses)
+            written = self._write_generators(engine, cycle, failures, analyses, clusters) if program else []
         finally:
             engine.close()
-        base = {"run_id": self.run_id, "cycle": cycle, "task": self.task.name}
-        analyses = [{**base, **o.analysis} for o in outcomes]
         samples = [self._sample_row(cycle, s) for o in outcomes for s in o.samples]
         n_fail = sum(a["status"] == "failed" for a in analyses)
         by = ", ".join(f"{n} {s}" for s, n in sorted(Counter(j.strategy for j in jobs).items()))
-        return ({**extra, "analyses": analyses, "samples": samples, "error_clusters": self._taxonomy(cycle, analyses)},
-                f"{len(jobs)} instructor calls ({by}; K={k}), {n_fail} failed, {len(samples)} samples{note}")
+        summary = f"{len(jobs)} instructor calls ({by}; K={k}), {n_fail} failed, {len(samples)} samples{note}"
+        rows = {**extra, "analyses": analyses, "error_clusters": clusters}
+        if program:
+            generators, instances = self._run_generators(cycle, written)
+            samples += instances
+            rows["generators"] = generators
+            summary += (f"; {len(written)} generators written, {sum(g['status'] == 'made' for g in generators)} ran, "
+                        f"{len(instances)} instances")
+        return {**rows, "samples": samples}, summary
+
+    def _write_generators(self, engine, cycle: int, failures: list, analyses: list[dict], clusters: list[dict]):
+        """program mode: one generator per group of errors of one type (aug: of random train items)."""
+        from .instruct.generators import (
+            Example,
+            GeneratorJob,
+            generator_messages,
+            group_by_type,
+            write_generators,
+        )
+
+        icfg, lesson = self.cfg.instructor, self.task.lesson
+        per = icfg.errors_per_generator
+        if self.cfg.run.strategy == "aug":
+            # As many generators as the errors would get, about random train items, no error information.
+            n = min(icfg.generators, -(-len(failures) // per))
+            train = self.splits["train"]
+            picked = random.Random(self.cfg.run.seed * 1000 + cycle).sample(train, min(n * per, len(train)))
+            groups = [(None, [Example(it.item_id, it.question, it.solution) for it in picked[i * per:(i + 1) * per]])
+                      for i in range(n)]
+            strategies = ["aug"] * len(groups)
+        else:
+            analysed = {a["item_id"]: a for a in analyses if a["status"] == "ok"}
+            cluster = {c["item_id"]: c["cluster"] for c in clusters}
+            typed = [(cluster.get(f.item_id, "unclassified error"),
+                      Example(f.item_id, f.question, f.reference, wrong_response=f.wrong_response[:400],
+                              analysis=(analysed.get(f.item_id) or {}).get("analysis"))) for f in failures]
+            groups = group_by_type(typed, per, icfg.generators)
+            strategies = [(analysed.get(g[1][0].item_id) or {}).get("strategy", self.cfg.run.strategy) for g in groups]
+        jobs = [GeneratorJob(f"c{cycle}-{strategy}-g{j}", strategy, error_type, examples,
+                             generator_messages(lesson, error_type, examples))
+                for j, ((error_type, examples), strategy) in enumerate(zip(groups, strategies, strict=True))]
+        self.rep.stage_started(cycle, "instruct: generators", len(jobs))
+        return write_generators(engine, jobs, temperature=icfg.temperature, max_tokens=icfg.max_tokens,
+                                retries=icfg.retries, seed=self.cfg.run.seed * 100_000 + cycle * 10_000 + 7_000,
+                                on_progress=self.rep.advance)
+
+    def _run_generators(self, cycle: int, written: list):
+        """Each generator's code runs in the sandbox once, for its share of the budget of instances."""
+        from .instruct.generators import generator_row, instance_samples, run_generator
+
+        icfg = self.cfg.instructor
+        n_seeds = -(-icfg.budget // max(1, len(written)))
+        rows, samples = [], []
+        for outcome in written:
+            run = None
+            if outcome.code is not None:
+                rng = random.Random(f"{self.cfg.run.seed}-{cycle}-{outcome.job.generator_id}")
+                seeds = sorted(rng.sample(range(1_000_000), n_seeds))
+                run = run_generator(outcome.code, seeds, self.task.lesson, icfg.generator_timeout_s)
+            row = generator_row(outcome, run, n_seeds)
+            rows.append({"run_id": self.run_id, "cycle": cycle, **row})
+            if row["status"] == "made":
+                samples += [self._sample_row(cycle, s) for s in instance_samples(cycle, outcome.job, run.instances)]
+        return rows, samples
 
     def _taxonomy(self, cycle: int, analyses: list[dict]) -> list[dict]:
         """Each analysed error's type joins a named cluster, stable across the run's cycles."""
@@ -506,10 +580,12 @@ class Loop:
         checked = []
         for row in pending:
             sample = Sample(**{k: row[k] for k in ("sample_id", "strategy", "kind", "source_item_id", "question",
-                                                    "solution", "answer", "program", "tests")})
+                                                    "solution", "answer", "program", "tests", "generator_id")})
             source = items[sample.source_item_id] if sample.kind in ("corrected", "gold") else None
             checked.append((sample, self.task.verify(sample, source)))
         second = self._answer_checks(cycle, [s for s, v in checked if v.ok and s.kind == "new"])
+        generator_rows = self._check_generators(cycle, checked)
+        second.update(generator_rows.pop("instance_verdicts"))
         verdicts = []
         for sample, verdict in checked:
             verdict = second.get(sample.sample_id, verdict)
@@ -530,11 +606,64 @@ class Loop:
                 "sample_id": sample.sample_id, "status": "accepted" if ok else "rejected",
                 "reason": None if ok else reason, "detail": None if ok else detail,
                 "training_text": self.task.training_response(sample.solution, sample.answer) if ok else None,
+                "program_output": verdict.program_output,
             })
             self.rep.advance(1)
         n_ok = sum(v["status"] == "accepted" for v in verdicts)
-        note = f" ({len(second)} new questions answered again by the instructor)" if second else ""
-        return {"sample_verdicts": verdicts}, f"{n_ok}/{len(verdicts)} accepted{note}"
+        note = f" ({len(second)} new questions answered again by the instructor)" if second and \
+            not generator_rows["generator_verdicts"] else ""
+        if generator_rows["generator_verdicts"]:
+            gv = generator_rows["generator_verdicts"]
+            note += (f"; generators: {sum(v['status'] == 'accepted' for v in gv)}/{len(gv)} accepted, "
+                     f"{sum(c['agrees'] for c in generator_rows['generator_checks'])}/"
+                     f"{len(generator_rows['generator_checks'])} fresh solves agreed")
+        return {"sample_verdicts": verdicts, **generator_rows}, f"{n_ok}/{len(verdicts)} accepted{note}"
+
+    def _check_generators(self, cycle: int, checked: list) -> dict:
+        """program mode: a few instances of each generator that ran are solved afresh by the
+        instructor from the question alone; one disagreement rejects the generator and all its
+        instances (see verify/generator_check.py)."""
+        from .verify.generator_check import check_generators
+
+        out: dict = {"generator_checks": [], "generator_verdicts": [], "instance_verdicts": {}}
+        made = [g for g in self.store.rows("generators", self.run_id, cycle=cycle) if g["status"] == "made"]
+        if not made:
+            return out
+        icfg = self.cfg.instructor
+        passing: dict[str, list[Sample]] = {g["generator_id"]: [] for g in made}
+        for sample, verdict in checked:
+            if sample.generator_id in passing and verdict.ok:
+                passing[sample.generator_id].append(sample)
+        rng = random.Random(self.cfg.run.seed * 1000 + cycle)
+        picked = {gid: rng.sample(samples, min(icfg.generator_checks, len(samples)))
+                  for gid, samples in passing.items() if samples}
+        engine = self._instructor() if picked else None
+        try:
+            checks = check_generators(engine, self.task.lesson, picked, max_tokens=icfg.max_tokens,
+                                      timeout_s=getattr(self.task, "program_timeout_s", 5.0),
+                                      seed=self.cfg.run.seed * 100_000 + cycle * 10_000 + 9_000) if picked else []
+        finally:
+            if engine is not None:
+                engine.close()
+        by_gen: dict[str, list] = {}
+        for c in checks:
+            by_gen.setdefault(c.generator_id, []).append(c)
+            out["generator_checks"].append({"run_id": self.run_id, "cycle": cycle, **asdict(c)})
+        for g in made:
+            gid = g["generator_id"]
+            mine = by_gen.get(gid, [])
+            if not passing[gid]:
+                status, reason, detail = "rejected", "no_valid_instance", "no instance passed the sample checks"
+            elif not all(c.agrees for c in mine):
+                bad = next(c for c in mine if not c.agrees)
+                status, reason, detail = "rejected", "disagrees", f"{bad.sample_id}: {bad.detail}"
+            else:
+                status, reason, detail = "accepted", None, f"{len(mine)}/{len(mine)} fresh solves agree"
+            out["generator_verdicts"].append({"generator_id": gid, "status": status, "reason": reason, "detail": detail})
+            if status == "rejected":
+                for s in passing[gid]:
+                    out["instance_verdicts"][s.sample_id] = Verdict(False, "generator_rejected", f"{gid}: {reason}")
+        return out
 
     def _answer_checks(self, cycle: int, samples: list[Sample]) -> dict:
         """Generated questions without gold (multiple choice, bbh): the instructor must give the same
@@ -576,7 +705,16 @@ class Loop:
         result = train_lora(self._hf_dir(), convs, out, tcfg, device=self._device(), init_adapter=parent,
                             seed=self.cfg.run.seed + cycle, on_step=lambda log, total: self.rep.advance(1))
         steps = [{"run_id": self.run_id, "cycle": cycle, **asdict(s)} for s in result.steps]
-        last = result.steps[-1].loss if result.steps else None
+        if not result.steps:
+            # Every sample was dropped (e.g. its prompt alone filled max_length): nothing was trained,
+            # and the target stays as it was.
+            inherited = self._adapter_path(cycle - 1)
+            row = {"run_id": self.run_id, "cycle": cycle, "path": inherited, "parent": inherited, "n_samples": 0,
+                   "n_steps": 0, "final_loss": None, "seconds": result.seconds}
+            self.rep.message(f"cycle {cycle}: all {len(convs)} samples were too long to train on "
+                             f"(train.max_length {tcfg.max_length}); the target stays as it was")
+            return {"adapters": [row]}, f"nothing trained: all {len(convs)} samples dropped for length"
+        last = result.steps[-1].loss
         row = {"run_id": self.run_id, "cycle": cycle, "path": str(result.adapter_dir), "parent": parent,
                "n_samples": result.n_examples, "n_steps": len(result.steps), "final_loss": last,
                "seconds": result.seconds}

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CLONE_NEWNET = 0x40000000
-MAX_OUTPUT_CHARS = 20_000
 
 
 @dataclass(frozen=True)
@@ -43,6 +42,7 @@ class Limits:
     file_mb: int = 16
     nproc: int = 64  # ignored by the kernel for root; the audit hook refuses forks anyway
     nofile: int = 64
+    output_chars: int = 20_000  # stdout / stderr kept, each
 
 
 @dataclass(frozen=True)
@@ -160,9 +160,9 @@ def _preexec(limits: Limits, netns: bool):
     return apply
 
 
-def _read(path: Path) -> str:
-    data = path.read_bytes()[: MAX_OUTPUT_CHARS * 4]
-    return data.decode("utf-8", "replace")[:MAX_OUTPUT_CHARS]
+def _read(path: Path, limit: int) -> str:
+    data = path.read_bytes()[: limit * 4]
+    return data.decode("utf-8", "replace")[:limit]
 
 
 def run_untrusted(code: str, limits: Limits | None = None) -> RunResult:
@@ -202,7 +202,7 @@ def run_untrusted(code: str, limits: Limits | None = None) -> RunResult:
             for fd in (read_fd, write_fd):
                 if fd >= 0:
                     os.close(fd)
-        stdout, stderr = _read(out_path), _read(err_path)
+        stdout, stderr = _read(out_path, limits.output_chars), _read(err_path, limits.output_chars)
     seconds = time.perf_counter() - t0
     rc = proc.returncode
     kind, detail = _verdict(status, nonce, rc, timed_out, limits)

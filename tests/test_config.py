@@ -10,11 +10,13 @@ from lfe_local.cli import app
 from lfe_local.config import (
     BUNDLED_EMBEDDER,
     BUNDLED_GGUF,
+    BUNDLED_INSTRUCTOR,
     CONFIG_NAME,
     PRESETS,
     Config,
     build_config,
     load_config,
+    models_dir,
     render_toml,
 )
 from lfe_local.errors import LfeError
@@ -42,6 +44,8 @@ def bundled(tmp_path: Path, monkeypatch) -> Path:
     path = models / BUNDLED_GGUF
     path.parent.mkdir(parents=True)
     path.write_bytes(b"GGUF")
+    (models / BUNDLED_INSTRUCTOR).parent.mkdir(parents=True)
+    (models / BUNDLED_INSTRUCTOR).write_bytes(b"GGUF")
     (models / BUNDLED_EMBEDDER).mkdir()
     monkeypatch.setenv("LFE_MODELS_DIR", str(models))
     return path
@@ -170,6 +174,8 @@ def assert_matches_preset(cfg: Config, preset: str, skip: dict | None = None) ->
             if key in skip.get(section, ()):
                 continue
             got = cfg.task[key] if section == "task" else getattr(getattr(cfg, section), key)
+            if key == "model":  # a preset names a bundled model; the config holds its resolved path
+                value = str(models_dir() / value)
             assert got == value, (section, key)
 
 

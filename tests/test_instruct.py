@@ -61,14 +61,15 @@ def test_bad_replies_are_named(text, finish, prefix):
 
 def test_raw_newlines_inside_strings_are_accepted():
     # Python's "\n" puts a real newline (a JSON control character) inside the JSON string.
-    text = '{"corrected_solution": "line 1\nline 2\tx", "final_answer": 2, "error_type": "e", "analysis": "a", "new_problems": []}'
+    text = '{"corrected_solution": "line 1\nline 2\tx", "final_answer": 2, "program": "print(2)", "error_type": "e", "analysis": "a", "new_problems": []}'
     assert "\n" in text
     reply, problem = parse(text, "stop")
     assert problem is None and reply.corrected_solution == "line 1\nline 2\tx"
 
 
 def test_good_reply_parses():
-    text = json.dumps({"corrected_solution": "2 * 3 = 6.", "final_answer": 6.0, "error_type": "slip",
+    text = json.dumps({"corrected_solution": "2 * 3 = 6.", "final_answer": 6.0, "program": "print(2 * 3)",
+                       "error_type": "slip",
                        "analysis": "a", "new_problems": [{"question": "q", "solution": "s", "answer": 2.5,
                                                           "program": "print(2.5)"}]})
     reply, problem = parse(text, "stop")

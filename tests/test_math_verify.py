@@ -7,7 +7,7 @@ GOOD_SOLUTION = "Mia starts with 12 apples. She buys 5 more: 12 + 5 = 17. She gi
 GOOD_PROGRAM = "apples = 12 + 5\napples -= 3\nprint(apples)\n"
 
 
-def sample(kind="corrected", solution=GOOD_SOLUTION, answer="14", program=None):
+def sample(kind="corrected", solution=GOOD_SOLUTION, answer="14", program=GOOD_PROGRAM):
     return Sample(
         sample_id="s1",
         strategy="le",
@@ -120,8 +120,30 @@ def test_agreement_none_skips_the_program():
     assert task.verify(sample(kind="new", program=None), None).ok
 
 
-def test_corrected_samples_need_no_program(task):
+def test_corrected_samples_are_program_checked(task):
+    gold = Item("s", "train", "q", "14")
+    ok = task.verify(sample(kind="corrected", program=GOOD_PROGRAM), gold)
+    assert ok.ok and ok.program_output == "14"
+    assert task.verify(sample(kind="corrected", program=None), gold).reason == "no_program"
+    wrong = task.verify(sample(kind="corrected", program="print(12 + 5 + 3)"), gold)
+    assert (wrong.ok, wrong.reason, wrong.program_output) == (False, "program_disagrees", "20")
+    failed = task.verify(sample(kind="corrected", program="print(1 / 0)"), gold)
+    assert failed.reason == "program_failed" and "ZeroDivisionError" in failed.detail
+    # The program cannot rescue a corrected answer that differs from the gold.
+    assert task.verify(sample(kind="corrected", answer="20", program="print(20)"), gold).reason == "wrong_answer"
+
+
+def test_without_agreement_no_program_is_needed():
+    task = MathTask(agreement="none")
     assert task.verify(sample(kind="corrected", program=None), Item("s", "train", "q", "14")).ok
+
+
+def test_gold_and_generator_samples_skip_the_per_sample_program(task):
+    gold = Item("s", "train", "q", "14")
+    assert task.verify(sample(kind="gold", program=None), gold).ok
+    made = sample(kind="new", program=None)
+    made.generator_id = "c1-le-g0"  # checked per generator, by fresh solves
+    assert task.verify(made, None).ok
 
 
 def test_bad_agreement_mode():

@@ -16,9 +16,10 @@ from lfe_local.errors import LfeError
 from lfe_local.store import DB_NAME, SCHEMA_VERSION, Store
 
 TABLES = {"schema_version", "runs", "stages", "items", "evaluations", "analyses", "samples", "train_steps", "adapters",
-          "item_embeddings", "neighbours", "error_clusters", "comparisons", "comparison_runs", "comparison_results"}
+          "item_embeddings", "neighbours", "error_clusters", "comparisons", "comparison_runs", "comparison_results",
+          "generators", "generator_checks"}
 VIEWS = {"cycle_metrics", "error_analyses", "sample_funnel", "instructor_calls", "stage_times", "error_types",
-         "lec_neighbours", "strategy_comparison"}
+         "lec_neighbours", "strategy_comparison", "generator_yield", "generator_rejections"}
 RUN = "r1"
 T0 = dt.datetime(2024, 5, 6, 7, 8, 9)
 
@@ -63,7 +64,7 @@ def test_schema_tables_views_and_version(store):
     assert names(store.con, "BASE TABLE") == TABLES
     assert names(store.con, "VIEW") == VIEWS
     assert store.con.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
-    assert SCHEMA_VERSION == 3
+    assert SCHEMA_VERSION == 4
     for view in VIEWS:  # every view is queryable on an empty database
         assert store.con.execute(f"SELECT count(*) FROM {view}").fetchone() == (0,)
 
@@ -74,18 +75,24 @@ def test_version_1_database_is_migrated_in_place(db):
         with s.transaction():
             s.insert("evaluations", [eval_row(0, "test", "a", True)])
         # Make it look like a database written by schema version 1.
-        for view in ("error_types", "lec_neighbours", "strategy_comparison"):
+        for view in ("error_types", "lec_neighbours", "strategy_comparison", "generator_yield",
+                     "generator_rejections", "sample_funnel"):
             s.con.execute(f"DROP VIEW {view}")
         for table in ("item_embeddings", "neighbours", "error_clusters", "comparison_results", "comparison_runs",
-                      "comparisons"):
+                      "comparisons", "generator_checks", "generators"):
             s.con.execute(f"DROP TABLE {table}")
         for table, column in (("items", "tests"), ("samples", "tests"), ("evaluations", "failure"),
-                              ("evaluations", "detail")):  # added by version 3
+                              ("evaluations", "detail"),  # added by version 3
+                              ("evaluations", "task_version"), ("runs", "task_version"), ("runs", "lfe_version"),
+                              ("samples", "generator_id"), ("samples", "program_output")):  # by version 4
             s.con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         s.con.execute("DELETE FROM schema_version; INSERT INTO schema_version VALUES (1)")
     with Store(db) as s:
         assert names(s.con, "BASE TABLE") == TABLES and names(s.con, "VIEW") == VIEWS
-        assert s.con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall() == [(1,), (3,)]
+        assert s.con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall() == [(1,), (4,)]
+        # Rows written before task versions existed carry none: they are never reused as current.
+        assert s.con.execute("SELECT task_version FROM evaluations WHERE item_id = 'a'").fetchone() == (None,)
+        assert s.run(RUN)["task_version"] is None
         assert s.evaluations(RUN, 0, "test")[0]["item_id"] == "a"
         s.insert("evaluations", [{**eval_row(0, "test", "b", False), "failure": "timeout", "detail": "d"}])
         assert s.con.execute("SELECT failure FROM evaluations WHERE item_id = 'b'").fetchone() == ("timeout",)
@@ -106,7 +113,7 @@ def test_reopen_keeps_data_and_one_version_row(db):
         with s.transaction():
             s.insert("evaluations", [eval_row(0, "test", "a", True)])
     with Store(db) as s:  # migrating again must not duplicate or drop anything
-        assert s.con.execute("SELECT count(*), max(version) FROM schema_version").fetchone() == (1, 3)
+        assert s.con.execute("SELECT count(*), max(version) FROM schema_version").fetchone() == (1, 4)
         run = s.latest_run()
         assert run["run_id"] == RUN and run["status"] == "running"
         assert s.evaluations(RUN, 0, "test") == [{"item_id": "a", "response": "r", "extracted": "1", "correct": True,
@@ -315,3 +322,36 @@ def test_sql_without_database(tmp_path):
     assert result.exit_code != 0
     assert result.stderr.startswith("error: ") and "lfe run" in result.stderr
     assert not (tmp_path / DB_NAME).exists()
+
+
+def test_generator_yield_and_funnel_origin(store):
+    store.create_run(run_row())
+    gen = {"run_id": RUN, "cycle": 1, "generator_id": "c1-le-g0", "strategy": "le", "error_type": "wrong operation",
+           "source_item_ids": "i1,i2", "code": "def generate(rng): ...", "attempts": 1, "prompt_tokens": 10,
+           "completion_tokens": 20, "seconds": 3.0, "raw_reply": "{}", "run_kind": "ok", "instances_run": 4,
+           "instances_made": 3, "instance_failures": "raised: ZeroDivisionError x1", "status": "made",
+           "reason": None, "detail": None}
+    with store.transaction():
+        store.insert("generators", [gen])
+        store.insert("samples", [{**sample_row(f"g{i}"), "generator_id": "c1-le-g0"} for i in range(3)]
+                     + [sample_row("w0"), {**sample_row("c0"), "kind": "corrected"}])
+        store.insert("generator_checks", [{"run_id": RUN, "cycle": 1, "generator_id": "c1-le-g0", "sample_id": "g0",
+                                           "program": "print(1)", "output": "1", "agrees": True, "detail": "agrees"}])
+    store.update_sample_verdicts(RUN, [
+        {"sample_id": "g0", "status": "accepted", "reason": None, "detail": None, "training_text": "t"},
+        {"sample_id": "g1", "status": "accepted", "reason": None, "detail": None, "training_text": "t"},
+        {"sample_id": "g2", "status": "rejected", "reason": "near_duplicate", "detail": "same as g1",
+         "training_text": None},
+        {"sample_id": "w0", "status": "rejected", "reason": "bad_equation", "detail": "2 + 2 = 5",
+         "training_text": None, "program_output": "4"},
+    ])
+    store.update_generator_verdicts(RUN, [{"generator_id": "c1-le-g0", "status": "accepted", "reason": None,
+                                           "detail": "1/1 fresh solves agree"}])
+    (row,) = store._all("SELECT * FROM generator_yield")
+    assert (row["status"], row["instances_made"], row["n_accepted"], row["n_rejected"]) == ("accepted", 3, 2, 1)
+    assert (row["checks_agreed"], row["checks"], row["error_type"]) == (1, 1, "wrong operation")
+    assert store._all("SELECT reason, n FROM generator_rejections") == [{"reason": "near_duplicate", "n": 1}]
+    funnel = {(r["origin"], r["status"], r["reason"]): r["n"] for r in store._all("SELECT * FROM sample_funnel")}
+    assert funnel[("generator", "generated", None)] == 3 and funnel[("generator", "accepted", None)] == 2
+    assert funnel[("written", "rejected", "bad_equation")] == 1 and funnel[("corrected", "generated", None)] == 1
+    assert store._all("SELECT program_output FROM samples WHERE sample_id = 'w0'") == [{"program_output": "4"}]

@@ -61,9 +61,11 @@ def _samples(job: Job, reply: BaseModel, cycle: int) -> list[Sample]:
     common = {"strategy": job.strategy, "source_item_id": job.item_id}
     out = []
     if job.corrects:
+        program = getattr(reply, "program", None)
         out.append(Sample(sample_id=f"{base}-corrected", kind="corrected", question=job.question,
                           solution=reply.corrected_solution.strip(),
-                          answer=answer_text(getattr(reply, "final_answer", None)), **common))
+                          answer=answer_text(getattr(reply, "final_answer", None)),
+                          program=(program or "").strip() or None, **common))
     for j, p in enumerate(reply.new_problems):
         # The lesson's extra fields (program, tests) are Sample fields of the same name.
         extra = {name: (getattr(p, name).strip() or None) for name in job.lesson.extra}

@@ -60,16 +60,23 @@ def demo_reply(demo: Demo, k: int, analysis: str | None = None, corrects: bool =
     new = [demo.new[i % len(demo.new)] for i in range(k)]
     if not corrects:
         return json.dumps({"new_problems": new})
-    return json.dumps({**demo.corrected, "error_type": demo.error_type, "analysis": analysis or demo.analysis,
-                       "new_problems": new})
+    reply = {**demo.corrected, "error_type": demo.error_type, "analysis": analysis or demo.analysis}
+    return json.dumps({**reply, "new_problems": new} if k > 0 else reply)
+
+
+def new_clause(lesson: Lesson, k: int, purpose: str = "") -> str:
+    """The request for new problems (none when they come from generators: k = 0)."""
+    if k <= 0:
+        return "."
+    return f", and write {plural(lesson, k)} {lesson.vary}{purpose}, each with {lesson.new_parts}."
 
 
 def request_text(lesson: Lesson, failure: Failure, k: int) -> str:
     unit = lesson.unit
     return "\n".join([
         f"{unit.capitalize()}: {failure.question}", *wrong_lines(failure),
-        f"Explain the student's error, solve the {unit} correctly {lesson.solve}, and write {plural(lesson, k)} "
-        f"{lesson.vary}, each with {lesson.new_parts}.",
+        f"Explain the student's error, solve the {unit} correctly {lesson.solve}{lesson.check}"
+        + new_clause(lesson, k),
     ])
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ..tasks.base import Lesson
 from .calls import Job
-from .le import Failure, demo_failure, demo_reply, plural, wrong_lines
+from .le import Failure, demo_failure, demo_reply, new_clause, wrong_lines
 
 MAX_SHOWN_RESPONSE = 600  # characters of a neighbour's response: enough for a worked solution
 
@@ -35,8 +35,8 @@ def lec_request(lesson: Lesson, failure: Failure, k: int, neighbours: list[tuple
     lines += ["", f"{unit.capitalize()} the student got wrong: {failure.question}", *wrong_lines(failure)]
     lines.append(
         "Compare the wrong answer with the correct ones: say what the student can already do and what "
-        f"separates this error from the solved {unit}s. Solve the wrong {unit} correctly {lesson.solve}, and write "
-        f"{plural(lesson, k)} {lesson.vary} that practise what the student got wrong, each with {lesson.new_parts}."
+        f"separates this error from the solved {unit}s. Solve the wrong {unit} correctly {lesson.solve}{lesson.check}"
+        + new_clause(lesson, k, " that practise what the student got wrong")
     )
     return "\n".join(lines)
 

@@ -23,11 +23,12 @@ def _text(max_length: int) -> dict:
     return {"type": "string", "minLength": 1, "maxLength": max_length}
 
 
-def problem_schema(lesson: Lesson) -> dict:
+def problem_schema(lesson: Lesson, with_extra: bool = True) -> dict:
     props = {"question": _text(lesson.max_question), "solution": _text(lesson.max_solution)}
     if lesson.answer is not None:
         props["answer"] = lesson.answer
-    props.update(lesson.extra)
+    if with_extra:
+        props.update(lesson.extra)
     return {"type": "object", "properties": props, "required": list(props)}
 
 
@@ -40,7 +41,12 @@ def reply_schema(lesson: Lesson, k: int, corrects: bool = True) -> dict:
     props = {"corrected_solution": _text(lesson.max_solution)}
     if lesson.answer is not None:
         props["final_answer"] = lesson.answer
-    props.update({"error_type": _text(MAX_LABEL), "analysis": _text(MAX_ANALYSIS), "new_problems": problems})
+    if "program" in lesson.extra:
+        # Math: the corrected solution is program-checked like a new problem.
+        props["program"] = lesson.extra["program"]
+    props.update({"error_type": _text(MAX_LABEL), "analysis": _text(MAX_ANALYSIS)})
+    if k > 0:  # k = 0: the new problems come from generators (new_problems = "program")
+        props["new_problems"] = problems
     return {"type": "object", "properties": props, "required": list(props)}
 
 
@@ -61,16 +67,25 @@ def _model(name: str, schema: dict, **nested: Any) -> type[BaseModel]:
 
 
 _MODELS: dict[tuple[int, bool], tuple[Lesson, type[BaseModel]]] = {}
+_PROBLEMS: dict[tuple[int, bool], tuple[Lesson, type[BaseModel]]] = {}
+
+
+def problem_model(lesson: Lesson, with_extra: bool = True) -> type[BaseModel]:
+    """The pydantic model of one new problem (without the extra fields: a generator's instance)."""
+    key = (id(lesson), with_extra)
+    if key not in _PROBLEMS or _PROBLEMS[key][0] is not lesson:
+        _PROBLEMS[key] = (lesson, _model("NewProblem", problem_schema(lesson, with_extra)))
+    return _PROBLEMS[key][1]
 
 
 def reply_model(lesson: Lesson, corrects: bool = True) -> type[BaseModel]:
     # Lessons hold dicts (not hashable): cache by identity, keeping the lesson alive beside its model.
     key = (id(lesson), corrects)
     if key not in _MODELS or _MODELS[key][0] is not lesson:
-        problem = _model("NewProblem", problem_schema(lesson))
+        problem = problem_model(lesson)
         schema = reply_schema(lesson, 1, corrects)
         _MODELS[key] = (lesson, _model("Reply" if corrects else "AugReply", schema,
-                                       new_problems=(list[problem], ...)))
+                                       new_problems=(list[problem], [] if corrects else ...)))
     return _MODELS[key][1]
 
 

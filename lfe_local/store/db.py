@@ -19,10 +19,11 @@ import pyarrow as pa
 from ..errors import LfeError
 
 DB_NAME = "lfe.duckdb"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _TABLES = ("runs", "stages", "items", "evaluations", "analyses", "samples", "train_steps", "adapters",
-           "item_embeddings", "neighbours", "error_clusters", "comparisons", "comparison_runs", "comparison_results")
+           "item_embeddings", "neighbours", "error_clusters", "comparisons", "comparison_runs", "comparison_results",
+           "generators", "generator_checks")
 
 
 def _now() -> dt.datetime:
@@ -137,11 +138,21 @@ class Store:
     def update_sample_verdicts(self, run_id: str, verdicts: list[dict[str, Any]]) -> None:
         if not verdicts:
             return
-        arrow = pa.Table.from_pylist(verdicts)  # noqa: F841
+        arrow = pa.Table.from_pylist([{"program_output": None, **v} for v in verdicts])  # noqa: F841
         self.con.execute(
             """UPDATE samples SET status = v.status, reason = v.reason, detail = v.detail,
-                      training_text = v.training_text
+                      training_text = v.training_text, program_output = v.program_output
                FROM arrow v WHERE samples.run_id = ? AND samples.sample_id = v.sample_id""",
+            [run_id],
+        )
+
+    def update_generator_verdicts(self, run_id: str, verdicts: list[dict[str, Any]]) -> None:
+        if not verdicts:
+            return
+        arrow = pa.Table.from_pylist(verdicts)  # noqa: F841
+        self.con.execute(
+            """UPDATE generators SET status = v.status, reason = v.reason, detail = v.detail
+               FROM arrow v WHERE generators.run_id = ? AND generators.generator_id = v.generator_id""",
             [run_id],
         )
 

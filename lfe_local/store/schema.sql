@@ -1,6 +1,7 @@
--- lfe-local DuckDB schema, version 3 (2 added the LEC, taxonomy and comparison tables; 3 added
--- code tests and failure kinds; every statement is idempotent, so running this file migrates a
--- version-1 or -2 database). Bump schema_version and add a migration when it changes.
+-- lfe-local DuckDB schema, version 4 (2 added the LEC, taxonomy and comparison tables; 3 added
+-- code tests and failure kinds; 4 added task versions, program outputs and problem generators;
+-- every statement is idempotent, so running this file migrates an older database). Bump
+-- schema_version and add a migration when it changes.
 -- Tables are the record; the views at the bottom are the documented public API (see README).
 
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -17,8 +18,12 @@ CREATE TABLE IF NOT EXISTS runs (
     instructor_model VARCHAR NOT NULL,
     status      VARCHAR NOT NULL,      -- running | finished
     best_cycle  INTEGER,               -- chosen on val accuracy
-    finished_at TIMESTAMP
+    finished_at TIMESTAMP,
+    task_version INTEGER,              -- the task's version when the run was made (NULL: before schema 4)
+    lfe_version VARCHAR                -- lfe-local's version when the run was made
 );
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS task_version INTEGER;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS lfe_version VARCHAR;
 
 -- One row per finished stage: the resume marker. A stage's rows and this row commit together.
 CREATE TABLE IF NOT EXISTS stages (
@@ -64,10 +69,12 @@ CREATE TABLE IF NOT EXISTS evaluations (
     failure     VARCHAR,               -- why not correct: no_answer, ambiguous, wrong_answer, syntax_error,
                                        -- timeout, an exception name (code), ...; NULL when correct
     detail      VARCHAR,               -- e.g. the failing assert of a code answer (shown to the instructor)
+    task_version INTEGER,              -- the version of the task that prompted and scored (NULL: before schema 4)
     PRIMARY KEY (run_id, cycle, split, item_id)
 );
 ALTER TABLE evaluations ADD COLUMN IF NOT EXISTS failure VARCHAR;
 ALTER TABLE evaluations ADD COLUMN IF NOT EXISTS detail VARCHAR;
+ALTER TABLE evaluations ADD COLUMN IF NOT EXISTS task_version INTEGER;
 
 -- One row per instructor call (an analysed error), successful or failed after retries.
 CREATE TABLE IF NOT EXISTS analyses (
@@ -106,9 +113,51 @@ CREATE TABLE IF NOT EXISTS samples (
     reason      VARCHAR,
     detail      VARCHAR,
     training_text VARCHAR,             -- the response the target is trained on (accepted only)
+    generator_id VARCHAR,              -- made by this generator (new_problems = "program"); NULL: written
+    program_output VARCHAR,            -- math: the number the sample's own program printed in the sandbox
     PRIMARY KEY (run_id, sample_id)
 );
 ALTER TABLE samples ADD COLUMN IF NOT EXISTS tests VARCHAR;
+ALTER TABLE samples ADD COLUMN IF NOT EXISTS generator_id VARCHAR;
+ALTER TABLE samples ADD COLUMN IF NOT EXISTS program_output VARCHAR;
+
+-- Problem generators (new_problems = "program"): one row per generator the instructor was asked
+-- for, with the code, the errors it came from, what running it made and its verdict.
+CREATE TABLE IF NOT EXISTS generators (
+    run_id       VARCHAR NOT NULL,
+    cycle        INTEGER NOT NULL,
+    generator_id VARCHAR NOT NULL,
+    strategy     VARCHAR NOT NULL,
+    error_type   VARCHAR,              -- the group's error type (taxonomy cluster); NULL for aug
+    source_item_ids VARCHAR NOT NULL,  -- comma-separated train items shown to the instructor
+    code         VARCHAR,              -- generate(rng), NULL when no attempt gave one
+    attempts     INTEGER NOT NULL,
+    prompt_tokens     INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    seconds      DOUBLE NOT NULL,      -- instructor time
+    raw_reply    VARCHAR,
+    run_kind     VARCHAR,              -- the sandbox's verdict on the run: ok | timeout | exception | ...
+    instances_run    INTEGER NOT NULL, -- seeds it was called with
+    instances_made   INTEGER NOT NULL, -- well-formed instances (became samples)
+    instance_failures VARCHAR,         -- why the others were not: "raised: ZeroDivisionError x2; bad_shape ..."
+    status       VARCHAR NOT NULL,     -- made (awaiting checks) -> accepted | rejected; failed: nothing made
+    reason       VARCHAR,              -- no_code | run_failed | no_instances | no_valid_instance | disagrees
+    detail       VARCHAR,
+    PRIMARY KEY (run_id, generator_id)
+);
+
+-- The fresh solves of a generator's instances: the instructor's program for the question text alone.
+CREATE TABLE IF NOT EXISTS generator_checks (
+    run_id       VARCHAR NOT NULL,
+    cycle        INTEGER NOT NULL,
+    generator_id VARCHAR NOT NULL,
+    sample_id    VARCHAR NOT NULL,
+    program      VARCHAR,
+    output       VARCHAR,              -- the number it printed
+    agrees       BOOLEAN NOT NULL,
+    detail       VARCHAR,
+    PRIMARY KEY (run_id, sample_id)
+);
 
 CREATE TABLE IF NOT EXISTS train_steps (
     run_id   VARCHAR NOT NULL,
@@ -222,13 +271,38 @@ LEFT JOIN evaluations e
        ON e.run_id = a.run_id AND e.cycle = a.cycle - 1 AND e.split = 'train' AND e.item_id = a.item_id
 WHERE a.status = 'ok' AND a.error_type IS NOT NULL;  -- aug calls analyse no error
 
+-- origin: written (an instructor reply's new problem), generator (a generator's instance),
+-- corrected (a failed item's corrected solution) or gold (sft).
 CREATE OR REPLACE VIEW sample_funnel AS
-SELECT run_id, cycle, strategy, 'generated' AS status, NULL::VARCHAR AS reason, count(*)::INTEGER AS n
-FROM samples GROUP BY run_id, cycle, strategy
+WITH s AS (SELECT *, CASE WHEN generator_id IS NOT NULL THEN 'generator' WHEN kind = 'new' THEN 'written'
+                          ELSE kind END AS origin FROM samples)
+SELECT run_id, cycle, strategy, 'generated' AS status, NULL::VARCHAR AS reason, count(*)::INTEGER AS n, origin
+FROM s GROUP BY run_id, cycle, strategy, origin
 UNION ALL
-SELECT run_id, cycle, strategy, status, reason, count(*)::INTEGER AS n
-FROM samples WHERE status IN ('accepted', 'rejected')
-GROUP BY run_id, cycle, strategy, status, reason;
+SELECT run_id, cycle, strategy, status, reason, count(*)::INTEGER AS n, origin
+FROM s WHERE status IN ('accepted', 'rejected')
+GROUP BY run_id, cycle, strategy, status, reason, origin;
+
+-- Which error type produced which data: per generator, its instances and what became of them.
+CREATE OR REPLACE VIEW generator_yield AS
+SELECT g.run_id, g.cycle, g.generator_id, g.strategy, g.error_type, g.source_item_ids, g.status, g.reason,
+       g.instances_run, g.instances_made,
+       count(s.sample_id) FILTER (WHERE s.status = 'accepted')::INTEGER AS n_accepted,
+       count(s.sample_id) FILTER (WHERE s.status = 'rejected')::INTEGER AS n_rejected,
+       (SELECT count(*) FROM generator_checks c WHERE c.run_id = g.run_id AND c.generator_id = g.generator_id
+          AND c.agrees)::INTEGER AS checks_agreed,
+       (SELECT count(*) FROM generator_checks c WHERE c.run_id = g.run_id
+          AND c.generator_id = g.generator_id)::INTEGER AS checks,
+       g.instance_failures, g.seconds AS instructor_seconds
+FROM generators g
+LEFT JOIN samples s ON s.run_id = g.run_id AND s.generator_id = g.generator_id
+GROUP BY ALL;
+
+-- Rejected generator instances by reason (instances that never became samples are in generator_yield).
+CREATE OR REPLACE VIEW generator_rejections AS
+SELECT run_id, cycle, generator_id, reason, count(*)::INTEGER AS n
+FROM samples WHERE generator_id IS NOT NULL AND status = 'rejected'
+GROUP BY run_id, cycle, generator_id, reason;
 
 CREATE OR REPLACE VIEW instructor_calls AS
 SELECT run_id, cycle, strategy, status, failure, count(*)::INTEGER AS n,

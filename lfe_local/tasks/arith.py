@@ -156,6 +156,7 @@ TEMPLATES: list[Callable[[random.Random], Generated]] = [
 
 class ArithTask(MathTask):
     name = "arith"
+    version = 1  # bump when the prompt, answer extraction or scoring changes: results are keyed by it
 
     def __init__(
         self,

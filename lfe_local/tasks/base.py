@@ -45,6 +45,7 @@ class Sample:
     answer: str | None  # stated final answer, as text (normalised by the task's verifier); None for code
     program: str | None = None  # optional Python program computing the answer (math agreement check)
     tests: str | None = None  # code: the instructor's tests for its own solution
+    generator_id: str | None = None  # made by a problem generator (new_problems = "program"), not written
     status: str = "generated"  # generated -> accepted | rejected
     reason: str | None = None  # short machine-friendly reason for a rejection
     detail: str | None = None  # human-readable detail (which equation was false, ...)
@@ -56,6 +57,17 @@ class Verdict:
     ok: bool
     reason: str | None = None  # e.g. "missing_answer", "wrong_answer", "bad_equation", ...
     detail: str | None = None
+    program_output: str | None = None  # math: what the sample's answer program printed
+
+
+@dataclass(frozen=True)
+class GeneratorLesson:
+    """How the instructor is asked for a problem generator (math tasks; see instruct/generators.py),
+    with the demonstration's generator and the demonstration's answer program."""
+
+    request: str
+    demo_code: str  # a generate(rng) for the demo's kind of problem
+    demo_solver: str  # a program printing the demo question's answer
 
 
 @dataclass(frozen=True)
@@ -91,15 +103,21 @@ class Lesson:
     answer: dict | None  # JSON schema of a final answer
     extra: dict[str, dict]  # further fields of a new problem -> JSON schema (program, tests)
     demo: Demo
+    check: str = ""  # what comes with a corrected solution: ", and give a one-line Python program ..."
     max_question: int = 300
     max_solution: int = 360
     # Generated questions have no gold: the instructor answers each one `answer_checks` more times
     # and the sample is kept only if every answer agrees with its own (multiple choice, bbh).
     answer_checks: int = 0
+    # Tasks whose new problems can be made by programs (new_problems = "program"); None elsewhere.
+    generator: GeneratorLesson | None = None
 
 
 class Task(Protocol):
     name: str
+    # Bumped whenever what a score means changes (prompt, answer extraction, scoring); stored with
+    # every evaluation, and a cycle-0 evaluation is only reused under the same version.
+    version: int
     lesson: Lesson
 
     def load(self) -> dict[str, list[Item]]:

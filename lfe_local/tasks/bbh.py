@@ -144,6 +144,7 @@ LESSON = Lesson(
 
 class BbhTask(FileTask):
     name = "bbh"
+    version = 1  # bump when the prompt, answer extraction or scoring changes: results are keyed by it
     lesson = LESSON
 
     def __init__(self, path: str | Path, prompt_path: str | Path | None = None, **files):

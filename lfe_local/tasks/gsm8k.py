@@ -19,6 +19,7 @@ _ANNOTATION_RE = re.compile(r"<<[^<>]*>>")
 
 class Gsm8kTask(FileTask, MathTask):
     name = "gsm8k"
+    version = 1  # bump when the prompt, answer extraction or scoring changes: results are keyed by it
 
     def __init__(self, path: str | Path, agreement: str = "program", program_timeout_s: float = 5.0, **files):
         MathTask.__init__(self, agreement=agreement, program_timeout_s=program_timeout_s)
@@ -40,6 +41,7 @@ class GsmPlusTask(Gsm8kTask):
     worked solution in `solution` (the public export's layout)."""
 
     name = "gsm_plus"
+    version = 1  # bump when the prompt, answer extraction or scoring changes: results are keyed by it
 
     def parse(self, rec: Record) -> Item | None:
         answer = rec.text("answer")

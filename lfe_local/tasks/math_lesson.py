@@ -4,7 +4,7 @@ a description of it)."""
 
 from __future__ import annotations
 
-from lfe_local.tasks.base import Demo, Lesson
+from lfe_local.tasks.base import Demo, GeneratorLesson, Lesson
 
 _NEW = (
     {"question": "Lea has 3 bags with 8 marbles in each bag. She loses 4 marbles. How many marbles does Lea have left?",
@@ -27,7 +27,7 @@ MATH_DEMO = Demo(
     answer="19",
     reference="Sam has 4 boxes of 6 pens: 4 * 6 = 24. He gives away 5: 24 - 5 = 19. The answer is 19.",
     corrected={"corrected_solution": "Sam has 4 * 6 = 24 pens. He gives away 5: 24 - 5 = 19. The answer is 19.",
-               "final_answer": 19},
+               "final_answer": 19, "program": "print(4 * 6 - 5)"},
     error_type="wrong operation",
     analysis="The student added the boxes and the pens per box instead of multiplying them.",
     contrast="The student multiplies groups correctly and subtracts correctly in one-step problems, but in "
@@ -43,6 +43,33 @@ MATH_DEMO = Demo(
     new=_NEW,
 )
 
+# The demonstration generator: every number drawn from rng, every result computed, the solution
+# built from the computed values so its equations are right by construction.
+_DEMO_GENERATOR = """def generate(rng):
+    name = rng.choice(["Sam", "Lea", "Omar", "Ivy", "Ken", "Mia"])
+    thing = rng.choice(["pens", "cards", "shells", "buttons"])
+    boxes = rng.randint(2, 9)
+    per_box = rng.randint(3, 12)
+    total = boxes * per_box
+    given = rng.randint(1, total - 1)
+    left = total - given
+    question = (f"{name} has {boxes} boxes with {per_box} {thing} in each box. "
+                f"{name} gives away {given} {thing}. How many {thing} does {name} have left?")
+    solution = (f"{name} has {boxes} * {per_box} = {total} {thing}. "
+                f"After giving away {given}: {total} - {given} = {left}.")
+    return {"question": question, "solution": solution, "answer": left}"""
+
+MATH_GENERATOR = GeneratorLesson(
+    request=("Write a Python function generate(rng) that makes new practice problems of the same kind, for "
+             "the same skill. rng is a random.Random: draw every number (and name) from it, so that each "
+             "call makes a different problem. Return a dict with \"question\" (the problem text), "
+             "\"solution\" (the step-by-step solution, every calculation written as an equation like "
+             "3 * 8 = 24, built from the computed values) and \"answer\" (the final number). Compute every "
+             "value in the code, never by hand; keep divisions exact; use only the standard library."),
+    demo_code=_DEMO_GENERATOR,
+    demo_solver="boxes = 4\nper_box = 6\ngiven = 5\nprint(boxes * per_box - given)",
+)
+
 MATH_LESSON = Lesson(
     system="You are a careful math teacher. You reply only with JSON.",
     unit="problem",
@@ -52,4 +79,6 @@ MATH_LESSON = Lesson(
     answer={"type": "number"},
     extra={"program": {"type": "string", "maxLength": 160}},
     demo=MATH_DEMO,
+    check=", and give a one-line Python program that prints its answer",
+    generator=MATH_GENERATOR,
 )

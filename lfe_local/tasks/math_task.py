@@ -95,12 +95,14 @@ class MathTask:
         bad = next((eq for eq in equations if not eq.ok), None)
         if bad is not None:
             return Verdict(False, "bad_equation", bad.text)
-        if sample.kind == "new" and self.agreement == "program":
+        # Program check: the instructor's program, run in the sandbox, must print the same answer.
+        # A generator's instances are checked per generator instead (verify/generator_check.py), and
+        # gold solutions need no check.
+        if self.agreement == "program" and sample.kind in ("corrected", "new") and sample.generator_id is None:
             return self._program_agrees(sample.program, answer)
         return Verdict(True)
 
     def _program_agrees(self, program: str | None, answer: str) -> Verdict:
-        # A new problem has no gold answer; an independent program computing the same number is our check.
         if not program or not program.strip():
             return Verdict(False, "no_program")
         # Model-written code: only ever run in the sandbox.
@@ -111,8 +113,8 @@ class MathTask:
         printed = last_number(result.stdout)
         if printed != answer:
             shown = printed if printed is not None else "no number"
-            return Verdict(False, "program_disagrees", f"program printed {shown}, answer {answer}")
-        return Verdict(True)
+            return Verdict(False, "program_disagrees", f"program printed {shown}, answer {answer}", printed)
+        return Verdict(True, program_output=printed)
 
 
 def _number_text(value: float) -> str:

@@ -188,12 +188,14 @@ def _gold_index(rec: Record, field: str, letters: str, labels: list[str] | None)
 
 class MmluTask(MultipleChoiceTask):
     name = "mmlu"
+    version = 1  # bump when the prompt, answer extraction or scoring changes: results are keyed by it
     letters = "ABCD"
     lesson = choice_lesson("ABCD")
 
 
 class ArcTask(MultipleChoiceTask):
     name = "arc"
+    version = 1  # bump when the prompt, answer extraction or scoring changes: results are keyed by it
     letters = "ABCDE"
     lesson = choice_lesson("ABCDE")
 

@@ -31,7 +31,7 @@ class StepLog:
 
 @dataclass
 class TrainResult:
-    adapter_dir: Path
+    adapter_dir: Path | None  # None when nothing was trained
     steps: list[StepLog]
     n_examples: int
     seconds: float
@@ -54,6 +54,8 @@ def train_lora(hf_dir: Path, conversations: list[tuple[list[dict], str]], out_di
     tok = load_tokenizer(hf_dir)
     examples = [encode(tok, m, r, cfg.max_length) for m, r in conversations]
     examples = [e for e in examples if any(x != IGNORE for x in e.labels)]
+    if not examples:  # every response was cut away by max_length: nothing to train, no adapter
+        return TrainResult(adapter_dir=None, steps=[], n_examples=0, seconds=time.perf_counter() - t_start)
 
     base = load_model(hf_dir, device)
     base.config.use_cache = False

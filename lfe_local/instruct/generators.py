@@ -1,0 +1,269 @@
+"""Program-made practice problems (`instructor.new_problems = "program"`).
+
+Instead of writing K problems by hand in each reply, the instructor is shown a group of errors of
+one type (or, for the aug baseline, a group of random train items) and writes a *generator*:
+
+    def generate(rng):  # rng is a random.Random
+        ...
+        return {"question": ..., "solution": ..., "answer": ...}
+
+The generator runs in the sandbox with many seeds, so one instructor call yields many samples.
+Every instance then goes through the same verification, dedup and decontamination as a written
+sample, and a few instances per generator are solved afresh from their question text alone (see
+verify/generator_check.py): a generator whose code computes something other than what its
+question says is rejected whole.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ValidationError
+
+from ..engines.base import ChatEngine
+from ..sandbox import Limits, run_untrusted
+from ..tasks.base import Lesson, Sample
+from .calls import RETRY_TEMPERATURE, parse
+from .schema import answer_text, problem_model
+
+MAX_CODE = 1600  # characters; a generator is a short function
+# Marks the harness's own output lines, so text the generator prints itself is never taken for an instance.
+_MARK = "@@instance "
+
+
+@dataclass
+class Example:
+    """One item a generator is asked to imitate: a failed train item (with the error) or, for aug,
+    a random train item (no error information)."""
+
+    item_id: str
+    question: str
+    reference: str | None  # the gold worked solution
+    wrong_response: str | None = None
+    analysis: str | None = None  # the instructor's own analysis of the error, from the LE/LEC call
+
+
+@dataclass
+class GeneratorJob:
+    generator_id: str
+    strategy: str  # le | lec | both's share | aug: the strategy whose samples the instances become
+    error_type: str | None  # the group's error type (its taxonomy cluster); None for aug
+    examples: list[Example]
+    messages: list[dict[str, str]] = field(default_factory=list)
+
+
+def _example_lines(ex: Example) -> list[str]:
+    lines = [f"Problem: {ex.question}"]
+    if ex.wrong_response is not None:
+        lines.append(f"Student's wrong answer: {ex.wrong_response}")
+    if ex.reference:
+        lines.append(f"Reference solution: {ex.reference}")
+    if ex.analysis:
+        lines.append(f"Analysis: {ex.analysis}")
+    return [*lines, ""]
+
+
+def request_text(lesson: Lesson, error_type: str | None, examples: list[Example]) -> str:
+    head = (f"A student got these {lesson.unit}s wrong (error type: {error_type})." if error_type is not None
+            else f"Here are {lesson.unit}s from the course.")
+    body = [line for ex in examples for line in _example_lines(ex)]
+    return "\n".join([head, "", *body, lesson.generator.request])
+
+
+def generator_messages(lesson: Lesson, error_type: str | None, examples: list[Example]) -> list[dict[str, str]]:
+    """One-shot: the lesson's demonstration group and generator, then the real group."""
+    demo = lesson.demo
+    shown = Example("demo", demo.question, demo.reference,
+                    wrong_response=demo.wrong if error_type is not None else None,
+                    analysis=demo.analysis if error_type is not None else None)
+    demo_type = demo.error_type if error_type is not None else None
+    return [
+        {"role": "system", "content": lesson.system},
+        {"role": "user", "content": request_text(lesson, demo_type, [shown])},
+        {"role": "assistant", "content": json.dumps({"code": lesson.generator.demo_code})},
+        {"role": "user", "content": request_text(lesson, error_type, examples)},
+    ]
+
+
+CODE_SCHEMA = {"type": "object", "properties": {"code": {"type": "string", "minLength": 20, "maxLength": MAX_CODE}},
+               "required": ["code"]}
+
+
+class CodeReply(BaseModel):
+    code: str
+
+
+@dataclass
+class GeneratorOutcome:
+    job: GeneratorJob
+    code: str | None  # None when no attempt gave a usable reply
+    failure: str | None
+    attempts: int
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    raw_reply: str | None
+
+
+def write_generators(engine: ChatEngine, jobs: list[GeneratorJob], *, temperature: float, max_tokens: int,
+                     retries: int, seed: int,
+                     on_progress: Callable[[int], None] | None = None) -> list[GeneratorOutcome]:
+    """One instructor call (plus bounded retries on an unusable reply) per generator job."""
+    out = []
+    for n, job in enumerate(jobs):
+        code, problem, gen = None, None, None
+        attempts = p_tok = c_tok = 0
+        seconds = 0.0
+        for attempt in range(retries + 1):
+            attempts += 1
+            temp = temperature if attempt == 0 else max(temperature, RETRY_TEMPERATURE)
+            gen = engine.generate([job.messages], max_tokens=max_tokens, temperature=temp, json_schema=CODE_SCHEMA,
+                                  seed=seed + 1000 * n + attempt)[0]
+            p_tok += gen.prompt_tokens
+            c_tok += gen.completion_tokens
+            seconds += gen.seconds
+            reply, problem = parse(gen.text, gen.finish_reason, CodeReply)
+            if reply is not None:
+                problem = None if "def generate" in reply.code else "no_generate_function"
+                if problem is None:
+                    code = reply.code.strip()
+                    break
+        out.append(GeneratorOutcome(job, code, problem, attempts, p_tok, c_tok, seconds, gen.text if gen else None))
+        if on_progress:
+            on_progress(1)
+    return out
+
+
+# -- running a generator ----------------------------------------------------------------------------
+
+# Appended after the model's code, inside the sandbox: call generate() once per seed, each call
+# fenced on its own, and print one marked JSON line per call. Shape checks happen outside.
+_HARNESS = '''
+
+import json as _json, random as _random
+for _seed in {seeds!r}:
+    try:
+        _value = generate(_random.Random(_seed))
+        _line = _json.dumps({{"seed": _seed, "value": _value}}, default=str)
+    except BaseException as _e:
+        _line = _json.dumps({{"seed": _seed, "error": type(_e).__name__ + ": " + " ".join(str(_e).split())[:200]}})
+    print({mark!r} + _line, flush=True)
+'''
+
+
+@dataclass
+class Instance:
+    seed: int
+    question: str | None = None
+    solution: str | None = None
+    answer: str | None = None
+    error: str | None = None  # why this instance is unusable: raised, bad_shape, ...
+
+
+@dataclass
+class GeneratorRun:
+    ok: bool  # the program ran to its end (a timeout or crash loses every instance)
+    kind: str  # the sandbox's verdict: ok | timeout | exception | killed | ...
+    detail: str
+    instances: list[Instance]
+    seconds: float
+
+
+def run_generator(code: str, seeds: list[int], lesson: Lesson, timeout_s: float) -> GeneratorRun:
+    """Run `generate(rng)` once per seed in the sandbox and check each result's shape."""
+    program = code + _HARNESS.format(seeds=list(seeds), mark=_MARK)
+    # Many instances print more than one program's usual output.
+    limits = Limits(wall_s=timeout_s, cpu_s=math.ceil(timeout_s) + 1, output_chars=max(20_000, 1500 * len(seeds)))
+    result = run_untrusted(program, limits)
+    model = problem_model(lesson, with_extra=False)
+    by_seed: dict[int, Instance] = {}
+    for line in result.stdout.splitlines():
+        if not line.startswith(_MARK):
+            continue
+        try:
+            data = json.loads(line[len(_MARK):])
+        except json.JSONDecodeError:
+            continue
+        seed = data.get("seed")
+        if seed not in seeds or seed in by_seed:
+            continue
+        by_seed[seed] = _instance(seed, data, model)
+    instances = [by_seed.get(s) or Instance(s, error=f"not_run: {result.kind}") for s in seeds]
+    return GeneratorRun(result.ok, result.kind, result.detail, instances, result.seconds)
+
+
+def _instance(seed: int, data: dict, model: type[BaseModel]) -> Instance:
+    if "error" in data:
+        return Instance(seed, error=f"raised: {data['error']}")
+    value = data.get("value")
+    if not isinstance(value, dict):
+        return Instance(seed, error=f"bad_shape: returned {type(value).__name__}, not a dict")
+    try:
+        p = model.model_validate(value)
+    except ValidationError as err:
+        first = err.errors()[0]
+        return Instance(seed, error=f"bad_shape: {'.'.join(map(str, first['loc']))}: {first['msg']}")
+    answer = answer_text(getattr(p, "answer", None))
+    return Instance(seed, question=p.question.strip(), solution=p.solution.strip(), answer=answer)
+
+
+def instance_samples(cycle: int, job: GeneratorJob, instances: list[Instance]) -> list[Sample]:
+    """Well-formed instances as samples to verify; their generator is their provenance."""
+    return [Sample(sample_id=f"c{cycle}-{job.generator_id}-s{inst.seed}", strategy=job.strategy, kind="new",
+                   source_item_id=job.examples[0].item_id, question=inst.question, solution=inst.solution,
+                   answer=inst.answer, generator_id=job.generator_id)
+            for inst in instances if inst.error is None]
+
+
+# -- grouping errors and recording generators ----------------------------------------------------------
+
+def group_by_type(typed: list[tuple[str, Example]], per_group: int, max_groups: int) -> list[tuple[str, list[Example]]]:
+    """Errors of one type, in chunks of at most `per_group`; every type gets a generator before
+    any type gets a second one (largest types first), at most `max_groups` in all."""
+    by_type: dict[str, list[Example]] = {}
+    for error_type, ex in typed:
+        by_type.setdefault(error_type, []).append(ex)
+    ordered = sorted(by_type.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+    chunked = [[(t, exs[i:i + per_group]) for i in range(0, len(exs), per_group)] for t, exs in ordered]
+    groups = []
+    for round_ in range(max((len(c) for c in chunked), default=0)):
+        groups += [c[round_] for c in chunked if round_ < len(c)]
+    return groups[:max_groups]
+
+
+def summarize_failures(instances: list[Instance]) -> str | None:
+    """"raised: ZeroDivisionError x2; bad_shape x1" for the instances that did not become samples."""
+    counts: dict[str, int] = {}
+    for inst in instances:
+        if inst.error is not None:
+            head, _, rest = inst.error.partition(": ")
+            key = f"{head}: {rest.split(':')[0]}" if head == "raised" else head
+            counts[key] = counts.get(key, 0) + 1
+    return "; ".join(f"{k} x{n}" for k, n in sorted(counts.items())) or None
+
+
+def generator_row(outcome: GeneratorOutcome, run: GeneratorRun | None, n_seeds: int) -> dict:
+    """The `generators` row of one outcome (without run_id and cycle), before the checks."""
+    job = outcome.job
+    made = [i for i in run.instances if i.error is None] if run is not None else []
+    if outcome.code is None:
+        status, reason, detail = "failed", "no_code", outcome.failure
+    elif not run.ok:
+        status, reason, detail = "failed", "run_failed", f"{run.kind}: {run.detail}"
+    elif not made:
+        status, reason, detail = "failed", "no_instances", summarize_failures(run.instances)
+    else:
+        status, reason, detail = "made", None, None
+    return {
+        "generator_id": job.generator_id, "strategy": job.strategy, "error_type": job.error_type,
+        "source_item_ids": ",".join(ex.item_id for ex in job.examples), "code": outcome.code,
+        "attempts": outcome.attempts, "prompt_tokens": outcome.prompt_tokens,
+        "completion_tokens": outcome.completion_tokens, "seconds": outcome.seconds, "raw_reply": outcome.raw_reply,
+        "run_kind": run.kind if run is not None else None, "instances_run": n_seeds if run is not None else 0,
+        "instances_made": len(made) if run is not None and run.ok else 0,
+        "instance_failures": summarize_failures(run.instances) if run is not None else None,
+        "status": status, "reason": reason, "detail": detail,
+    }

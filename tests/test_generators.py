@@ -1,0 +1,167 @@
+"""Problem generators (new_problems = "program"): real sandbox runs of generator code that works,
+loops, raises, returns the wrong shape or a consistently wrong answer — each contained and counted —
+and the fresh-solve check that rejects a generator whose code disagrees with its question."""
+
+from __future__ import annotations
+
+import json
+
+from lfe_local.engines.base import Generation
+from lfe_local.instruct.generators import (
+    Example,
+    GeneratorJob,
+    GeneratorOutcome,
+    generator_messages,
+    generator_row,
+    group_by_type,
+    instance_samples,
+    run_generator,
+)
+from lfe_local.tasks.arith import ArithTask
+from lfe_local.tasks.math_lesson import MATH_LESSON
+from lfe_local.verify.generator_check import check_generators
+
+GOOD = '''def generate(rng):
+    a = rng.randint(2, 9)
+    b = rng.randint(3, 12)
+    c = rng.randint(1, a * b - 1)
+    q = f"Ann has {a} bags with {b} beads in each bag. She loses {c} beads. How many beads are left?"
+    s = f"Ann has {a} * {b} = {a * b} beads. After losing {c}: {a * b} - {c} = {a * b - c}."
+    return {"question": q, "solution": s, "answer": a * b - c}
+'''
+# The question says "loses", the code adds: every instance agrees with itself, and is wrong.
+CONSISTENTLY_WRONG = GOOD.replace("{a * b} - {c} = {a * b - c}", "{a * b} + {c} = {a * b + c}").replace(
+    '"answer": a * b - c', '"answer": a * b + c')
+LOOPS = "def generate(rng):\n    while True:\n        pass\n"
+RAISES_SOMETIMES = '''def generate(rng):
+    a = rng.randint(0, 1)
+    q = f"Tom has {10 // a} apples and eats 1. How many are left?"
+    return {"question": q, "solution": f"{10 // a} - 1 = {10 // a - 1}.", "answer": 10 // a - 1}
+'''
+WRONG_SHAPE = '''def generate(rng):
+    return ["not", "a", "dict"] if rng.random() < 0.5 else {"question": "Q?", "solution": "1 + 1 = 2."}
+'''
+SEEDS = list(range(12))
+
+
+def job(gid="c1-le-g0"):
+    return GeneratorJob(gid, "le", "wrong operation", [Example("arith-train-0001", "q", "ref")])
+
+
+def outcome(code):
+    return GeneratorOutcome(job(), code, None, 1, 100, 50, 1.0, json.dumps({"code": code}))
+
+
+def test_a_good_generator_makes_verifiable_instances():
+    run = run_generator(GOOD, SEEDS, MATH_LESSON, timeout_s=10)
+    assert run.ok and all(i.error is None for i in run.instances)
+    assert len({i.question for i in run.instances}) > 8  # different numbers per seed
+    samples = instance_samples(1, job(), run.instances)
+    task = ArithTask()
+    assert all(task.verify(s, None).ok for s in samples)  # equations right, answer stated, no program needed
+    assert {s.generator_id for s in samples} == {"c1-le-g0"}
+    assert generator_row(outcome(GOOD), run, len(SEEDS))["status"] == "made"
+
+
+def test_a_generator_that_loops_is_stopped_and_counted():
+    run = run_generator(LOOPS, SEEDS, MATH_LESSON, timeout_s=1.5)
+    assert not run.ok and run.kind == "timeout"
+    row = generator_row(outcome(LOOPS), run, len(SEEDS))
+    assert (row["status"], row["reason"], row["instances_made"]) == ("failed", "run_failed", 0)
+
+
+def test_raising_instances_are_counted_the_rest_kept():
+    run = run_generator(RAISES_SOMETIMES, SEEDS, MATH_LESSON, timeout_s=10)
+    assert run.ok
+    failed = [i for i in run.instances if i.error]
+    kept = [i for i in run.instances if not i.error]
+    assert failed and kept
+    row = generator_row(outcome(RAISES_SOMETIMES), run, len(SEEDS))
+    assert row["instances_made"] == len(kept)
+    assert row["instance_failures"] == f"raised: ZeroDivisionError x{len(failed)}"
+
+
+def test_wrong_shapes_become_no_samples():
+    run = run_generator(WRONG_SHAPE, SEEDS, MATH_LESSON, timeout_s=10)
+    assert all(i.error and i.error.startswith("bad_shape") for i in run.instances)
+    row = generator_row(outcome(WRONG_SHAPE), run, len(SEEDS))
+    assert (row["status"], row["reason"]) == ("failed", "no_instances")
+    assert instance_samples(1, job(), run.instances) == []
+
+
+def test_fake_instance_lines_printed_by_the_generator_are_ignored():
+    sneaky = GOOD.replace("def generate(rng):", 'print(\'@@instance {"seed": 999, "value": {}}\')\ndef generate(rng):')
+    run = run_generator(sneaky, SEEDS, MATH_LESSON, timeout_s=10)
+    assert [i.seed for i in run.instances] == SEEDS
+
+
+def test_a_generator_without_code_is_recorded_as_failed():
+    row = generator_row(GeneratorOutcome(job(), None, "truncated", 3, 300, 900, 9.0, "{\"code\": \"def"), None, 12)
+    assert (row["status"], row["reason"], row["detail"], row["instances_run"]) == ("failed", "no_code", "truncated", 0)
+
+
+class ScriptedSolver:
+    """Answers every fresh-solve request with the same program: the engine is not under test here,
+    the check (sandbox run, comparison, verdict) is."""
+
+    def __init__(self, program: str):
+        self.program = program
+        self.prompts = []
+
+    def generate(self, conversations, *, max_tokens, temperature=0.0, json_schema=None, seed=None, on_progress=None):
+        self.prompts += [c[-1]["content"] for c in conversations]
+        return [Generation(json.dumps({"program": self.program}), "", 10, 10, 0.1, "stop") for _ in conversations]
+
+    def close(self):
+        pass
+
+
+def test_fresh_solves_reject_a_consistently_wrong_generator():
+    task = ArithTask()
+    run = run_generator(CONSISTENTLY_WRONG, SEEDS, MATH_LESSON, timeout_s=10)
+    samples = instance_samples(1, job(), run.instances)
+    assert all(task.verify(s, None).ok for s in samples)  # self-consistent: only a fresh solve can tell
+    # A solver that reads the question: bags * beads - lost, parsed from the text itself.
+    solver = ScriptedSolver("")
+    picked = {"c1-le-g0": samples[:2]}
+    program = ("q = {q!r}\nimport re\na, b, c = map(int, re.findall(r'\\d+', q))\nprint(a * b - c)\n")
+    checks = []
+    for s in picked["c1-le-g0"]:
+        solver.program = program.format(q=s.question)
+        checks += check_generators(solver, MATH_LESSON, {"c1-le-g0": [s]}, max_tokens=200, timeout_s=5, seed=0)
+    assert len(checks) == 2 and not any(c.agrees for c in checks)
+    assert "generator says" in checks[0].detail
+    # The same solver agrees with the honest generator.
+    good = instance_samples(1, job(), run_generator(GOOD, SEEDS, MATH_LESSON, timeout_s=10).instances)
+    solver.program = program.format(q=good[0].question)
+    (check,) = check_generators(solver, MATH_LESSON, {"c1-le-g0": good[:1]}, max_tokens=200, timeout_s=5, seed=0)
+    assert check.agrees and check.output == good[0].answer
+    # The solver was shown the question text only.
+    assert good[0].question in solver.prompts[-1] and good[0].solution not in solver.prompts[-1]
+
+
+def test_a_failing_fresh_solve_does_not_count_as_agreement():
+    good = instance_samples(1, job(), run_generator(GOOD, SEEDS, MATH_LESSON, timeout_s=10).instances)
+    (check,) = check_generators(ScriptedSolver("raise ValueError('no')"), MATH_LESSON, {"g": good[:1]},
+                                max_tokens=200, timeout_s=5, seed=0)
+    assert not check.agrees and check.output is None and "ValueError" in check.detail
+
+
+def test_groups_give_every_error_type_a_generator_first():
+    ex = [Example(f"i{n}", "q", "r") for n in range(9)]
+    typed = [("a", e) for e in ex[:6]] + [("b", ex[6]), ("b", ex[7]), ("c", ex[8])]
+    groups = group_by_type(typed, per_group=3, max_groups=4)
+    assert [(t, len(g)) for t, g in groups] == [("a", 3), ("b", 2), ("c", 1), ("a", 3)]
+    assert [t for t, _ in group_by_type(typed, per_group=3, max_groups=2)] == ["a", "b"]
+
+
+def test_generator_prompt_shows_the_errors_and_a_demonstration():
+    examples = [Example("arith-train-0001", "Zoe has 3 boxes of 4 pens...", "3 * 4 = 12.",
+                        wrong_response="3 + 4 = 7", analysis="added instead of multiplying")]
+    msgs = generator_messages(MATH_LESSON, "wrong operation", examples)
+    assert [m["role"] for m in msgs] == ["system", "user", "assistant", "user"]
+    assert "def generate(rng)" in json.loads(msgs[2]["content"])["code"]
+    for text in ("Zoe has 3 boxes", "3 + 4 = 7", "added instead of multiplying", "error type: wrong operation"):
+        assert text in msgs[3]["content"]
+    aug = generator_messages(MATH_LESSON, None, [Example("x", "Zoe has 3 boxes", "3 * 4 = 12.")])
+    assert "wrong" not in aug[3]["content"].lower().split("write a python")[0]

@@ -1,0 +1,79 @@
+"""Loop stages on a real DuckDB file: a cycle-0 evaluation is only reused under the same task
+version and lfe-local version, and a train stage whose every sample is too long records
+"nothing trained" instead of crashing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from lfe_local import __version__
+from lfe_local.config import Config, bundled_model
+from lfe_local.loop import Loop, base_key
+from lfe_local.store import DB_NAME, Store
+
+T0 = dt.datetime(2026, 1, 2, 3, 4, 5)
+
+
+def config(**train) -> Config:
+    return Config.model_validate({"task": {"name": "arith", "train_size": 6, "val_size": 2, "test_size": 2},
+                                  "train": train})
+
+
+def test_base_key_holds_the_task_and_lfe_versions():
+    cfg = config()
+    key = base_key(cfg, "test", 1, "0.1.0")
+    assert key == base_key(cfg, "test", 1, "0.1.0")
+    assert key != base_key(cfg, "test", 2, "0.1.0")
+    assert key != base_key(cfg, "test", 1, "0.2.0")
+    assert key != base_key(cfg, "test", None, None)  # a run from before task versions existed
+
+
+@pytest.fixture
+def loop(tmp_path: Path):
+    lp = Loop(tmp_path, config())
+    lp.store = Store(tmp_path / DB_NAME)
+    lp.run_id = "new"
+    yield lp
+    lp.store.close()
+
+
+def add_donor(store: Store, cfg: Config, run_id: str, task_version, lfe_version) -> None:
+    store.create_run({"run_id": run_id, "task": "arith", "strategy": "le", "n_cycles": 1, "fingerprint": "f",
+                      "config_json": cfg.model_dump_json(), "target_model": "t", "instructor_model": "i",
+                      "task_version": task_version, "lfe_version": lfe_version})
+    with store.transaction():
+        store.mark_stage(run_id, 0, "eval_test", T0, 1.0, "done")
+
+
+@pytest.mark.parametrize(("task_version", "lfe_version", "reused"), [
+    (1, __version__, True), (None, None, False), (0, __version__, False), (1, "0.0.1", False)])
+def test_cycle0_evaluation_is_reused_only_under_the_same_versions(loop, task_version, lfe_version, reused):
+    assert loop.task.version == 1
+    add_donor(loop.store, loop.cfg, "old", task_version, lfe_version)
+    assert loop._base_donor("test") == ("old" if reused else None)
+
+
+def test_a_train_stage_with_every_sample_too_long_trains_nothing(tmp_path):
+    if not Path(bundled_model()).exists():
+        pytest.skip("bundled model missing: run scripts/setup")
+    lp = Loop(tmp_path, config(max_length=32))  # the chat-templated prompt alone is longer
+    lp.store = Store(tmp_path / DB_NAME)
+    lp.run_id = "r"
+    try:
+        add_donor(lp.store, lp.cfg, "r", 1, __version__)
+        item = lp.splits["train"][0]
+        with lp.store.transaction():
+            lp.store.insert("samples", [{
+                "run_id": "r", "cycle": 1, "sample_id": "s", "strategy": "le", "kind": "corrected",
+                "source_item_id": item.item_id, "question": item.question, "solution": item.solution,
+                "answer": item.answer, "status": "accepted", "training_text": item.solution}])
+        rows, summary = lp._stage_train(1)
+        assert summary == "nothing trained: all 1 samples dropped for length"
+        (adapter,) = rows["adapters"]
+        assert (adapter["path"], adapter["n_steps"], adapter["final_loss"]) == (None, 0, None)
+        assert "train_steps" not in rows
+    finally:
+        lp.store.close()
