@@ -91,6 +91,7 @@ class RunSummary:
     accuracies: list[dict[str, Any]]  # cycle, split, n_items, accuracy
     seconds: float
     stopped_after: str | None = None
+    test_gain: dict[str, Any] | None = None  # the best cycle's test accuracy vs cycle 0 (see _test_gain)
 
 
 class StopRequested(Exception):
@@ -131,11 +132,12 @@ class Loop:
                     stopped = f"{cycle}:{stage}"
                     break
             best = self._best_cycle()
+            gain = self._test_gain(best)
             if stopped is None:
-                self.store.finish_run(self.run_id, best)
+                self.store.finish_run(self.run_id, best, gain)
             self.rep.run_finished(time.perf_counter() - t0, best)
             return RunSummary(self.run_id, self.store.path, best, self.store.accuracies(self.run_id),
-                              time.perf_counter() - t0, stopped)
+                              time.perf_counter() - t0, stopped, gain)
         finally:
             self._drop_engine()
             self._embedder = None
@@ -634,31 +636,47 @@ class Loop:
         for sample, verdict in checked:
             if sample.generator_id in passing and verdict.ok:
                 passing[sample.generator_id].append(sample)
+        # Up to twice as many instances as checks, in a seeded order: a fresh solve that gives no
+        # number (its program failed) is inconclusive and the next instance is solved instead.
         rng = random.Random(self.cfg.run.seed * 1000 + cycle)
-        picked = {gid: rng.sample(samples, min(icfg.generator_checks, len(samples)))
-                  for gid, samples in passing.items() if samples}
-        engine = self._instructor() if picked else None
+        queue = {gid: rng.sample(samples, min(2 * icfg.generator_checks, len(samples)))
+                 for gid, samples in passing.items() if samples}
+        by_gen: dict[str, list] = {gid: [] for gid in passing}
+        engine = self._instructor() if queue else None
         try:
-            checks = check_generators(engine, self.task.lesson, picked, max_tokens=icfg.max_tokens,
-                                      timeout_s=getattr(self.task, "program_timeout_s", 5.0),
-                                      seed=self.cfg.run.seed * 100_000 + cycle * 10_000 + 9_000) if picked else []
+            for round_ in range(2):
+                picked = {}
+                for gid, samples in queue.items():
+                    mine = by_gen[gid]
+                    wanted = icfg.generator_checks - sum(c.agrees for c in mine)
+                    if any(c.output is not None and not c.agrees for c in mine) or wanted <= 0:
+                        continue  # decided: a disagreement, or enough agreements
+                    picked[gid], queue[gid] = samples[:wanted], samples[wanted:]
+                picked = {gid: s for gid, s in picked.items() if s}
+                if not picked:
+                    break
+                for c in check_generators(engine, self.task.lesson, picked, max_tokens=icfg.max_tokens,
+                                          timeout_s=getattr(self.task, "program_timeout_s", 5.0),
+                                          seed=self.cfg.run.seed * 100_000 + cycle * 10_000 + 9_000 + round_):
+                    by_gen[c.generator_id].append(c)
+                    out["generator_checks"].append({"run_id": self.run_id, "cycle": cycle, **asdict(c)})
         finally:
             if engine is not None:
                 engine.close()
-        by_gen: dict[str, list] = {}
-        for c in checks:
-            by_gen.setdefault(c.generator_id, []).append(c)
-            out["generator_checks"].append({"run_id": self.run_id, "cycle": cycle, **asdict(c)})
         for g in made:
             gid = g["generator_id"]
-            mine = by_gen.get(gid, [])
+            mine = by_gen[gid]
+            agreed = sum(c.agrees for c in mine)
+            wrong = next((c for c in mine if c.output is not None and not c.agrees), None)
             if not passing[gid]:
                 status, reason, detail = "rejected", "no_valid_instance", "no instance passed the sample checks"
-            elif not all(c.agrees for c in mine):
-                bad = next(c for c in mine if not c.agrees)
-                status, reason, detail = "rejected", "disagrees", f"{bad.sample_id}: {bad.detail}"
+            elif wrong is not None:
+                status, reason, detail = "rejected", "disagrees", f"{wrong.sample_id}: {wrong.detail}"
+            elif agreed < min(icfg.generator_checks, len(passing[gid])):
+                status, reason, detail = "rejected", "unverified", \
+                    f"{agreed} fresh solves agree, {len(mine) - agreed} gave no number"
             else:
-                status, reason, detail = "accepted", None, f"{len(mine)}/{len(mine)} fresh solves agree"
+                status, reason, detail = "accepted", None, f"{agreed}/{len(mine)} fresh solves agree"
             out["generator_verdicts"].append({"generator_id": gid, "status": status, "reason": reason, "detail": detail})
             if status == "rejected":
                 for s in passing[gid]:
@@ -720,6 +738,22 @@ class Loop:
                "seconds": result.seconds}
         return ({"train_steps": steps, "adapters": [row]},
                 f"{result.n_examples} samples, {len(result.steps)} steps, final loss {last:.3f}")
+
+    def _test_gain(self, best: int | None) -> dict[str, Any] | None:
+        """The best cycle's (chosen on val) test accuracy against cycle 0's, on the same items, with a
+        95% paired bootstrap interval: what the run bought, and whether it is more than noise."""
+        from .stats import paired_bootstrap
+
+        outcomes = self.store.test_outcomes(self.run_id)
+        if best is None or best == 0 or 0 not in outcomes or best not in outcomes:
+            return None
+        items = sorted(set(outcomes[0]) & set(outcomes[best]))
+        if not items:
+            return None
+        d = paired_bootstrap([[outcomes[best][i] for i in items]], [[outcomes[0][i] for i in items]],
+                             seed=self.cfg.run.seed)
+        return {"test_base": d.base, "test_best": d.accuracy, "test_delta": d.delta, "test_ci_low": d.low,
+                "test_ci_high": d.high, "test_items": len(items)}
 
     def _best_cycle(self) -> int | None:
         val = [r for r in self.store.accuracies(self.run_id) if r["split"] == "val"]

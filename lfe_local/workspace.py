@@ -72,9 +72,17 @@ def run_workspace(workspace: Path, *, preset: str | None, cycles: int | None, ne
         summary = Loop(workspace, cfg, reporter, stop_after=stop_after, new_run=new_run).run()
     console = Console()
     console.print(accuracy_table(summary))
+    g = summary.test_gain
+    if g is not None and summary.stopped_after is None:
+        verdict = "the interval excludes 0" if g["test_ci_low"] > 0 or g["test_ci_high"] < 0 else \
+            "the interval includes 0: not distinguishable from no change"
+        console.print(f"best cycle {summary.best_cycle} (chosen on val): test {g['test_base']:.1%} -> "
+                      f"{g['test_best']:.1%}, {g['test_delta'] * 100:+.1f} points, 95% paired bootstrap interval "
+                      f"[{g['test_ci_low'] * 100:+.1f}, {g['test_ci_high'] * 100:+.1f}] over {g['test_items']} "
+                      f"test items; {verdict}")
     if summary.stopped_after:
         console.print(f"stopped after stage {summary.stopped_after}; run `lfe run` again to continue")
-    console.print(f"database: {summary.db_path.resolve()}   (try: lfe sql -w {workspace} \"SELECT * FROM cycle_metrics\")")
+    console.print(f"database: {summary.db_path.resolve()}   (try: lfe sql -w {workspace} \"SELECT * FROM run_results\")")
 
 
 def comparison_table(summary) -> Table:
@@ -157,18 +165,19 @@ def tasks_table(workspace: Path) -> Table:
     if (workspace / CONFIG_NAME).exists():
         configured = load_config(workspace).task
     table = Table(title="tasks (choose one in lfe.toml: \\[task] name = ...)")
-    for column in ("task", "description", "files", "train", "val", "test"):
-        table.add_column(column, justify="right" if column in ("train", "val", "test") else "left")
+    for column in ("task", "version", "description", "files", "train", "val", "test"):
+        table.add_column(column, justify="right" if column in ("version", "train", "val", "test") else "left")
     for name in TASKS:
         options = {k: v for k, v in configured.items() if k != "name"} if configured.get("name") == name else {}
         try:
             task, files = task_and_files(name, options, workspace)
             splits = task.load()
         except LfeError as err:
-            table.add_row(name, DESCRIPTIONS.get(name, ""), escape(str(err)), "-", "-", "-")
+            table.add_row(name, str(TASKS[name][0].version), DESCRIPTIONS.get(name, ""), escape(str(err)), "-", "-", "-")
             continue
         shown = "\n".join(f"{k} = {v}" for k, v in files.items()) or "(generated)"
-        table.add_row(name, DESCRIPTIONS.get(name, ""), shown, *(str(len(splits[s])) for s in ("train", "val", "test")))
+        table.add_row(name, str(task.version), DESCRIPTIONS.get(name, ""), shown,
+                      *(str(len(splits[s])) for s in ("train", "val", "test")))
     return table
 
 

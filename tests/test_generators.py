@@ -165,3 +165,30 @@ def test_generator_prompt_shows_the_errors_and_a_demonstration():
         assert text in msgs[3]["content"]
     aug = generator_messages(MATH_LESSON, None, [Example("x", "Zoe has 3 boxes", "3 * 4 = 12.")])
     assert "wrong" not in aug[3]["content"].lower().split("write a python")[0]
+
+
+class ScriptedWriter:
+    """Replies with the given texts in turn: the retry logic is under test, not the model."""
+
+    def __init__(self, replies):
+        self.replies = list(replies)
+        self.temperatures = []
+
+    def generate(self, conversations, *, max_tokens, temperature=0.0, json_schema=None, seed=None, on_progress=None):
+        self.temperatures.append(temperature)
+        return [Generation(self.replies.pop(0), "", 10, 10, 0.1, "stop")]
+
+    def close(self):
+        pass
+
+
+def test_code_that_does_not_parse_is_retried_without_running_it():
+    from lfe_local.instruct.generators import write_generators
+
+    broken = 'def generate(rng):\n    s = f"one line\n    two"\n    return {}\n'
+    writer = ScriptedWriter([json.dumps({"code": broken}), json.dumps({"code": "x = 1"}), json.dumps({"code": GOOD})])
+    (out,) = write_generators(writer, [job()], temperature=0.0, max_tokens=100, retries=2, seed=0)
+    assert out.code == GOOD.strip() and out.attempts == 3 and writer.temperatures == [0.0, 0.7, 0.7]
+    writer = ScriptedWriter([json.dumps({"code": broken})] * 2)
+    (out,) = write_generators(writer, [job()], temperature=0.0, max_tokens=100, retries=1, seed=0)
+    assert out.code is None and out.failure.startswith("syntax_error")

@@ -77,3 +77,22 @@ def test_a_train_stage_with_every_sample_too_long_trains_nothing(tmp_path):
         assert "train_steps" not in rows
     finally:
         lp.store.close()
+
+
+def test_the_best_cycles_test_gain_is_stored_with_its_interval(loop):
+    add_donor(loop.store, loop.cfg, "new", 1, __version__)
+    rows = []
+    for cycle, n_right in ((0, 2), (1, 14)):
+        rows += [{"run_id": "new", "cycle": cycle, "task": "arith", "split": "test", "item_id": f"t{i:02d}",
+                  "model": "m", "prompt": "p", "response": "r", "gold": "1", "correct": i < n_right,
+                  "prompt_tokens": 1, "completion_tokens": 1, "latency_s": 0.1} for i in range(20)]
+    with loop.store.transaction():
+        loop.store.insert("evaluations", rows)
+    gain = loop._test_gain(1)
+    assert (gain["test_base"], gain["test_best"], gain["test_items"]) == (0.1, 0.7, 20)
+    assert gain["test_delta"] == pytest.approx(0.6) and 0 < gain["test_ci_low"] < 0.6 < gain["test_ci_high"]
+    assert loop._test_gain(0) is None and loop._test_gain(None) is None
+    loop.store.finish_run("new", 1, gain)
+    (row,) = loop.store._all("SELECT * FROM run_results")
+    assert (row["best_cycle"], row["significant"]) == (1, True)
+    assert row["test_delta"] == pytest.approx(0.6)

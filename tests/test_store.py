@@ -19,7 +19,7 @@ TABLES = {"schema_version", "runs", "stages", "items", "evaluations", "analyses"
           "item_embeddings", "neighbours", "error_clusters", "comparisons", "comparison_runs", "comparison_results",
           "generators", "generator_checks"}
 VIEWS = {"cycle_metrics", "error_analyses", "sample_funnel", "instructor_calls", "stage_times", "error_types",
-         "lec_neighbours", "strategy_comparison", "generator_yield", "generator_rejections"}
+         "lec_neighbours", "strategy_comparison", "generator_yield", "generator_rejections", "run_results"}
 RUN = "r1"
 T0 = dt.datetime(2024, 5, 6, 7, 8, 9)
 
@@ -76,7 +76,7 @@ def test_version_1_database_is_migrated_in_place(db):
             s.insert("evaluations", [eval_row(0, "test", "a", True)])
         # Make it look like a database written by schema version 1.
         for view in ("error_types", "lec_neighbours", "strategy_comparison", "generator_yield",
-                     "generator_rejections", "sample_funnel"):
+                     "generator_rejections", "sample_funnel", "run_results"):
             s.con.execute(f"DROP VIEW {view}")
         for table in ("item_embeddings", "neighbours", "error_clusters", "comparison_results", "comparison_runs",
                       "comparisons", "generator_checks", "generators"):
@@ -84,6 +84,8 @@ def test_version_1_database_is_migrated_in_place(db):
         for table, column in (("items", "tests"), ("samples", "tests"), ("evaluations", "failure"),
                               ("evaluations", "detail"),  # added by version 3
                               ("evaluations", "task_version"), ("runs", "task_version"), ("runs", "lfe_version"),
+                              *(("runs", c) for c in ("test_base", "test_best", "test_delta", "test_ci_low",
+                                                      "test_ci_high", "test_items")),
                               ("samples", "generator_id"), ("samples", "program_output")):  # by version 4
             s.con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         s.con.execute("DELETE FROM schema_version; INSERT INTO schema_version VALUES (1)")

@@ -16,6 +16,7 @@ question says is rejected whole.
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 from collections.abc import Callable
@@ -29,7 +30,6 @@ from ..tasks.base import Lesson, Sample
 from .calls import RETRY_TEMPERATURE, parse
 from .schema import answer_text, problem_model
 
-MAX_CODE = 1600  # characters; a generator is a short function
 # Marks the harness's own output lines, so text the generator prints itself is never taken for an instance.
 _MARK = "@@instance "
 
@@ -88,8 +88,8 @@ def generator_messages(lesson: Lesson, error_type: str | None, examples: list[Ex
     ]
 
 
-CODE_SCHEMA = {"type": "object", "properties": {"code": {"type": "string", "minLength": 20, "maxLength": MAX_CODE}},
-               "required": ["code"]}
+# No maxLength: llama.cpp's grammar for a long bounded string explodes; max_tokens bounds the reply.
+CODE_SCHEMA = {"type": "object", "properties": {"code": {"type": "string", "minLength": 20}}, "required": ["code"]}
 
 
 class CodeReply(BaseModel):
@@ -127,7 +127,7 @@ def write_generators(engine: ChatEngine, jobs: list[GeneratorJob], *, temperatur
             seconds += gen.seconds
             reply, problem = parse(gen.text, gen.finish_reason, CodeReply)
             if reply is not None:
-                problem = None if "def generate" in reply.code else "no_generate_function"
+                problem = _code_problem(reply.code)
                 if problem is None:
                     code = reply.code.strip()
                     break
@@ -135,6 +135,18 @@ def write_generators(engine: ChatEngine, jobs: list[GeneratorJob], *, temperatur
         if on_progress:
             on_progress(1)
     return out
+
+
+def _code_problem(code: str) -> str | None:
+    """Why a reply's code cannot be a generator, found without running it (ast.parse only reads
+    the text), so an unusable reply is retried like an invalid one."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError as err:
+        return f"syntax_error: {err.msg} (line {err.lineno})"
+    if not any(isinstance(n, ast.FunctionDef) and n.name == "generate" for n in tree.body):
+        return "no_generate_function"
+    return None
 
 
 # -- running a generator ----------------------------------------------------------------------------

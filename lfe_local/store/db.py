@@ -102,10 +102,13 @@ class Store:
     def set_run_cycles(self, run_id: str, n_cycles: int) -> None:
         self.con.execute("UPDATE runs SET n_cycles = ?, status = 'running' WHERE run_id = ?", [n_cycles, run_id])
 
-    def finish_run(self, run_id: str, best_cycle: int | None) -> None:
+    def finish_run(self, run_id: str, best_cycle: int | None, gain: dict[str, Any] | None = None) -> None:
+        gain = gain or {}
+        keys = ("test_base", "test_best", "test_delta", "test_ci_low", "test_ci_high", "test_items")
         self.con.execute(
-            "UPDATE runs SET status = 'finished', best_cycle = ?, finished_at = ? WHERE run_id = ?",
-            [best_cycle, _now(), run_id],
+            "UPDATE runs SET status = 'finished', best_cycle = ?, finished_at = ?, "
+            + ", ".join(f"{k} = ?" for k in keys) + " WHERE run_id = ?",
+            [best_cycle, _now(), *(gain.get(k) for k in keys), run_id],
         )
 
     def done_stages(self, run_id: str) -> set[tuple[int, str]]:

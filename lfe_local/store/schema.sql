@@ -20,10 +20,24 @@ CREATE TABLE IF NOT EXISTS runs (
     best_cycle  INTEGER,               -- chosen on val accuracy
     finished_at TIMESTAMP,
     task_version INTEGER,              -- the task's version when the run was made (NULL: before schema 4)
-    lfe_version VARCHAR                -- lfe-local's version when the run was made
+    lfe_version VARCHAR,               -- lfe-local's version when the run was made
+    -- set when the run finishes: the best cycle's test accuracy against cycle 0's, same items,
+    -- with a 95% paired bootstrap interval of the difference
+    test_base   DOUBLE,
+    test_best   DOUBLE,
+    test_delta  DOUBLE,
+    test_ci_low DOUBLE,
+    test_ci_high DOUBLE,
+    test_items  INTEGER
 );
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS task_version INTEGER;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS lfe_version VARCHAR;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS test_base DOUBLE;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS test_best DOUBLE;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS test_delta DOUBLE;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS test_ci_low DOUBLE;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS test_ci_high DOUBLE;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS test_items INTEGER;
 
 -- One row per finished stage: the resume marker. A stage's rows and this row commit together.
 CREATE TABLE IF NOT EXISTS stages (
@@ -309,6 +323,12 @@ SELECT run_id, cycle, strategy, status, failure, count(*)::INTEGER AS n,
        sum(attempts)::INTEGER AS attempts, sum(completion_tokens)::BIGINT AS completion_tokens,
        sum(seconds)::DOUBLE AS seconds
 FROM analyses GROUP BY run_id, cycle, strategy, status, failure;
+
+-- What each finished run bought: the best cycle (chosen on val) against cycle 0 on the test split.
+CREATE OR REPLACE VIEW run_results AS
+SELECT run_id, task, strategy, best_cycle, test_items, test_base, test_best, test_delta, test_ci_low,
+       test_ci_high, (test_ci_low > 0 OR test_ci_high < 0) AS significant, created_at, finished_at
+FROM runs WHERE status = 'finished';
 
 CREATE OR REPLACE VIEW stage_times AS
 SELECT run_id, cycle, stage, started_at, seconds, summary FROM stages;

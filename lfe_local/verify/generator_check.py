@@ -18,7 +18,8 @@ from ..sandbox import Limits, run_untrusted
 from ..tasks.answers import last_number
 from ..tasks.base import Lesson, Sample
 
-PROGRAM_SCHEMA = {"type": "object", "properties": {"program": {"type": "string", "minLength": 5, "maxLength": 600}},
+# No maxLength (a long bounded string makes llama.cpp's grammar explode); max_tokens bounds it.
+PROGRAM_SCHEMA = {"type": "object", "properties": {"program": {"type": "string", "minLength": 5}},
                   "required": ["program"]}
 
 
