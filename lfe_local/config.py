@@ -164,19 +164,20 @@ PRESETS: dict[str, dict[str, Any]] = {
                        "max_tokens": 700},
         "train": {"epochs": 2, "batch_size": 4, "learning_rate": 5e-4},
     },
-    # The default task sizes, one cycle, sized for about 25 minutes on 2 CPU cores (measured on
-    # an AMD EPYC without AVX-512, the slowest kind seen; evaluation is ~1 s per item there). The
-    # bundled 1.5B instructor writes problem generators: 12 errors analysed and corrected, 6
-    # generators (2 errors each) make up to 300 verified samples. Errors come from a fixed 48-item
-    # train subset (the base target gets ~97% of train items wrong); responses are capped at 80
-    # tokens (gold solutions need under 60).
+    # One cycle on the default train/test sizes, sized for about 25 minutes on 2 CPU cores (an AMD
+    # EPYC without AVX-512, the slowest kind seen: evaluation ~1 s per item, a LoRA step of 8
+    # samples ~10 s, an instructor call 15-45 s). The bundled 1.5B instructor analyses 8 errors
+    # and writes one problem generator per error (one error per group spreads the generators over
+    # the task's kinds of problem); up to 320 verified instances are trained on for one epoch.
+    # Errors come from a fixed 40-item train subset (the base target gets ~97% of them wrong);
+    # responses are capped at 80 tokens (gold solutions need under 60).
     "demo": {
-        "run": {"cycles": 1, "train_eval_size": 48},
-        "task": {"name": "arith", "train_size": 400, "val_size": 100, "test_size": 200},
+        "run": {"cycles": 1, "train_eval_size": 40},
+        "task": {"name": "arith", "train_size": 400, "val_size": 60, "test_size": 200},
         "target": {"max_new_tokens": 80, "batch_size": 64},
-        "instructor": {"new_problems": "program", "budget": 300, "max_errors": 12, "errors_per_generator": 2,
-                       "generators": 6},
-        "train": {"epochs": 2},
+        "instructor": {"new_problems": "program", "budget": 320, "max_errors": 8, "errors_per_generator": 1,
+                       "generators": 8},
+        "train": {"epochs": 1, "learning_rate": 3e-4},
     },
 }
 

@@ -23,6 +23,9 @@ Sections (each can be left out with --skip NAME; `written` and `program` need `e
 Decoding is greedy (retries after an invalid reply sample at 0.7, seeded), prompts and items are
 the same every run, and the JSON (stdout, and --out) records the machine. The loop's dedup and
 contamination checks are not applied here: counts are task.verify (and generator check) passes.
+Instructor seconds are the summed wall time of its generations (prompt + completion); sandbox runs
+are not included. llama.cpp slows down badly when other processes share the cores: the JSON keeps
+the load average at the start, and figures are only worth quoting from an otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ T0 = time.perf_counter()
 
 def say(msg: str) -> None:
     console.print(f"[{time.perf_counter() - T0:6.0f} s] {msg}", highlight=False)
+
 
 # -- options ------------------------------------------------------------------------------------------
 p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -183,7 +187,8 @@ def solve(meter: Meter, task, test: list, seed: int) -> dict:
         if printed is not None and printed == normalize_number(it.answer):
             program_ok += 1
         else:
-            why.update(["no_program" if run is None else run.kind if not run.ok else "wrong_number"])
+            why.update(["no_program" if run is None else run.kind if not run.ok else
+                        "no_number" if printed is None else "wrong_number"])
     return {"problems": len(test),
             "prose": {"correct": prose_ok, "rate": rate(prose_ok, len(test)), **prose_cost},
             "program": {"correct": program_ok, "rate": rate(program_ok, len(test)), "failures": dict(why),
@@ -230,11 +235,12 @@ def program(meter: Meter, task, failures: list[Failure], items: dict, args, seed
     outs = write_generators(meter, jobs, temperature=0.0, max_tokens=MAX_TOKENS, retries=RETRIES, seed=seed + 7_000)
     write_cost = meter.take()
 
-    rows, passing = [], {}
+    rows, passing, sandbox_s = [], {}, 0.0
     for out in outs:
         gid = out.job.generator_id
         run = run_generator(out.code, list(range(args.instances)), lesson, timeout_s=10) if out.code else None
         made = instance_samples(1, out.job, run.instances) if run is not None and run.ok else []
+        sandbox_s += run.seconds if run is not None else 0.0
         passing[gid] = [s for s in made if task.verify(s, None).ok]
         rows.append({"id": gid, "valid_code": out.code is not None, "failure": out.failure, "attempts": out.attempts,
                      "run_kind": run.kind if run is not None else None, "instances_made": len(made),
@@ -258,6 +264,7 @@ def program(meter: Meter, task, failures: list[Failure], items: dict, args, seed
         "generators_accepted": sum(r["accepted"] for r in rows), "instances_made": sum(r["instances_made"] for r in rows),
         "instances_verified": sum(r["verified"] for r in rows), "instances_accepted": len(instances),
         "distinct_accepted_questions": len({s.question for s in instances}),
+        "generator_runs_sandbox_s": round(sandbox_s, 2),  # not instructor time, so not in the yield
         "instructor": {**cost, "le_k0": total(le_cost), "writing": total(write_cost), "checks": total(check_cost)},
         "accepted": accepted, "accepted_per_instructor_minute": per_minute(accepted, cost["seconds"])}
 
@@ -335,7 +342,10 @@ def main() -> None:
     finally:
         meter.engine.close()
     result["summary"] = summary(result)
+    result["wall_s"] = round(time.perf_counter() - T0, 1)
 
+    if not console.is_terminal:
+        console.width = 120  # a log file: one table row per line
     console.print(table(result))
     text = json.dumps(result, indent=1)
     print(text)

@@ -155,7 +155,7 @@ CREATE TABLE IF NOT EXISTS generators (
     instances_made   INTEGER NOT NULL, -- well-formed instances (became samples)
     instance_failures VARCHAR,         -- why the others were not: "raised: ZeroDivisionError x2; bad_shape ..."
     status       VARCHAR NOT NULL,     -- made (awaiting checks) -> accepted | rejected; failed: nothing made
-    reason       VARCHAR,              -- no_code | run_failed | no_instances | no_valid_instance | disagrees
+    reason       VARCHAR,              -- no_code | run_failed | no_instances | no_valid_instance | disagrees | unverified
     detail       VARCHAR,
     PRIMARY KEY (run_id, generator_id)
 );

@@ -64,8 +64,9 @@ MATH_GENERATOR = GeneratorLesson(
              "the same skill. rng is a random.Random: draw every number (and name) from it, so that each "
              "call makes a different problem. Return a dict with \"question\" (the problem text), "
              "\"solution\" (the step-by-step solution, every calculation written as an equation like "
-             "3 * 8 = 24, built from the computed values) and \"answer\" (the final number). Compute every "
-             "value in the code, never by hand; keep divisions exact; use only the standard library."),
+             "3 * 8 = 24, built from the computed values) and \"answer\" (the final number). Keep the numbers "
+             "in the same range as in the problems above. Compute every value in the code, never by hand; keep "
+             "divisions exact; use only the standard library."),
     demo_code=_DEMO_GENERATOR,
     demo_solver="boxes = 4\nper_box = 6\ngiven = 5\nprint(boxes * per_box - given)",
 )
