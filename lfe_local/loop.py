@@ -91,7 +91,7 @@ class RunSummary:
     accuracies: list[dict[str, Any]]  # cycle, split, n_items, accuracy
     seconds: float
     stopped_after: str | None = None
-    test_gain: dict[str, Any] | None = None  # the best cycle's test accuracy vs cycle 0 (see _test_gain)
+    test_gains: dict[int, dict[str, Any]] | None = None  # each cycle's test accuracy vs cycle 0 (see _test_gain)
 
 
 class StopRequested(Exception):
@@ -132,12 +132,12 @@ class Loop:
                     stopped = f"{cycle}:{stage}"
                     break
             best = self._best_cycle()
-            gain = self._test_gain(best)
+            gains = {c: g for c in range(1, self.cfg.run.cycles + 1) if (g := self._test_gain(c)) is not None}
             if stopped is None:
-                self.store.finish_run(self.run_id, best, gain)
+                self.store.finish_run(self.run_id, best, gains.get(best))
             self.rep.run_finished(time.perf_counter() - t0, best)
             return RunSummary(self.run_id, self.store.path, best, self.store.accuracies(self.run_id),
-                              time.perf_counter() - t0, stopped, gain)
+                              time.perf_counter() - t0, stopped, gains)
         finally:
             self._drop_engine()
             self._embedder = None
@@ -740,8 +740,9 @@ class Loop:
                 f"{result.n_examples} samples, {len(result.steps)} steps, final loss {last:.3f}")
 
     def _test_gain(self, best: int | None) -> dict[str, Any] | None:
-        """The best cycle's (chosen on val) test accuracy against cycle 0's, on the same items, with a
-        95% paired bootstrap interval: what the run bought, and whether it is more than noise."""
+        """A cycle's (the best one's, chosen on val, in `run_results`) test accuracy against cycle 0's,
+        on the same items, with a 95% paired bootstrap interval: what the run bought, and whether it
+        is more than noise."""
         from .stats import paired_bootstrap
 
         outcomes = self.store.test_outcomes(self.run_id)

@@ -72,14 +72,15 @@ def run_workspace(workspace: Path, *, preset: str | None, cycles: int | None, ne
         summary = Loop(workspace, cfg, reporter, stop_after=stop_after, new_run=new_run).run()
     console = Console()
     console.print(accuracy_table(summary))
-    g = summary.test_gain
-    if g is not None and summary.stopped_after is None:
+    for cycle, g in (summary.test_gains or {}).items():
         verdict = "the interval excludes 0" if g["test_ci_low"] > 0 or g["test_ci_high"] < 0 else \
             "the interval includes 0: not distinguishable from no change"
-        console.print(f"best cycle {summary.best_cycle} (chosen on val): test {g['test_base']:.1%} -> "
-                      f"{g['test_best']:.1%}, {g['test_delta'] * 100:+.1f} points, 95% paired bootstrap interval "
-                      f"[{g['test_ci_low'] * 100:+.1f}, {g['test_ci_high'] * 100:+.1f}] over {g['test_items']} "
-                      f"test items; {verdict}")
+        label = f"cycle {cycle}" + (" (best on val)" if cycle == summary.best_cycle else "")
+        console.print(f"{label}: test {g['test_base']:.1%} -> {g['test_best']:.1%}, {g['test_delta'] * 100:+.1f} "
+                      f"points vs cycle 0, 95% paired bootstrap interval [{g['test_ci_low'] * 100:+.1f}, "
+                      f"{g['test_ci_high'] * 100:+.1f}] over {g['test_items']} test items; {verdict}")
+    if summary.best_cycle == 0 and summary.stopped_after is None:
+        console.print("val chose cycle 0: no cycle improved on the base target (run_results has no gain)")
     if summary.stopped_after:
         console.print(f"stopped after stage {summary.stopped_after}; run `lfe run` again to continue")
     console.print(f"database: {summary.db_path.resolve()}   (try: lfe sql -w {workspace} \"SELECT * FROM run_results\")")
