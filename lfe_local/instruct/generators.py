@@ -224,7 +224,7 @@ def _instance(seed: int, data: dict, model: type[BaseModel]) -> Instance:
 
 def instance_samples(cycle: int, job: GeneratorJob, instances: list[Instance]) -> list[Sample]:
     """Well-formed instances as samples to verify; their generator is their provenance."""
-    return [Sample(sample_id=f"c{cycle}-{job.generator_id}-s{inst.seed}", strategy=job.strategy, kind="new",
+    return [Sample(sample_id=f"{job.generator_id}-s{inst.seed}", strategy=job.strategy, kind="new",
                    source_item_id=job.examples[0].item_id, question=inst.question, solution=inst.solution,
                    answer=inst.answer, generator_id=job.generator_id)
             for inst in instances if inst.error is None]
