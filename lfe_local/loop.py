@@ -709,12 +709,8 @@ class Loop:
         accepted = self.store.samples(self.run_id, cycles, status="accepted")
         parent = self._adapter_path(cycle - 1) if tcfg.mode == "continue" else None
         if not accepted:
-            inherited = self._adapter_path(cycle - 1)
             self.rep.stage_started(cycle, "train", None)
-            row = {"run_id": self.run_id, "cycle": cycle, "path": inherited, "parent": inherited, "n_samples": 0,
-                   "n_steps": 0, "final_loss": None, "seconds": 0.0}
-            self.rep.message(f"cycle {cycle}: no accepted samples, the target stays as it was")
-            return {"adapters": [row]}, "nothing to train on"
+            return self._untrained(cycle, 0.0, "no accepted samples"), "nothing to train on"
         convs = [(self.task.messages(s["question"]), s["training_text"]) for s in accepted]
         total_steps = -(-len(convs) // tcfg.batch_size) * tcfg.epochs
         self.rep.stage_started(cycle, "train", total_steps)
@@ -724,20 +720,23 @@ class Loop:
                             seed=self.cfg.run.seed + cycle, on_step=lambda log, total: self.rep.advance(1))
         steps = [{"run_id": self.run_id, "cycle": cycle, **asdict(s)} for s in result.steps]
         if not result.steps:
-            # Every sample was dropped (e.g. its prompt alone filled max_length): nothing was trained,
-            # and the target stays as it was.
-            inherited = self._adapter_path(cycle - 1)
-            row = {"run_id": self.run_id, "cycle": cycle, "path": inherited, "parent": inherited, "n_samples": 0,
-                   "n_steps": 0, "final_loss": None, "seconds": result.seconds}
-            self.rep.message(f"cycle {cycle}: all {len(convs)} samples were too long to train on "
-                             f"(train.max_length {tcfg.max_length}); the target stays as it was")
-            return {"adapters": [row]}, f"nothing trained: all {len(convs)} samples dropped for length"
+            # Every sample was dropped (e.g. its prompt alone filled max_length).
+            why = f"all {len(convs)} samples were too long to train on (train.max_length {tcfg.max_length})"
+            return (self._untrained(cycle, result.seconds, why),
+                    f"nothing trained: all {len(convs)} samples dropped for length")
         last = result.steps[-1].loss
         row = {"run_id": self.run_id, "cycle": cycle, "path": str(result.adapter_dir), "parent": parent,
                "n_samples": result.n_examples, "n_steps": len(result.steps), "final_loss": last,
                "seconds": result.seconds}
         return ({"train_steps": steps, "adapters": [row]},
                 f"{result.n_examples} samples, {len(result.steps)} steps, final loss {last:.3f}")
+
+    def _untrained(self, cycle: int, seconds: float, why: str) -> dict[str, list[dict]]:
+        """A cycle that trained nothing keeps the previous cycle's adapter: the target stays as it was."""
+        inherited = self._adapter_path(cycle - 1)
+        self.rep.message(f"cycle {cycle}: {why}; the target stays as it was")
+        return {"adapters": [{"run_id": self.run_id, "cycle": cycle, "path": inherited, "parent": inherited,
+                              "n_samples": 0, "n_steps": 0, "final_loss": None, "seconds": seconds}]}
 
     def _test_gain(self, best: int | None) -> dict[str, Any] | None:
         """A cycle's (the best one's, chosen on val, in `run_results`) test accuracy against cycle 0's,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ValidationError
 
-from ..engines.base import ChatEngine
+from ..engines.base import ChatEngine, Generation
 from ..tasks.base import Lesson, Sample
 from .schema import answer_text, reply_model, reply_schema
 
@@ -75,35 +75,59 @@ def _samples(job: Job, reply: BaseModel, cycle: int) -> list[Sample]:
     return out
 
 
+@dataclass
+class Call:
+    """One instructor call with its retries: the usable reply (or None and why not) and the cost."""
+
+    reply: BaseModel | None
+    problem: str | None
+    last: Generation | None  # the last attempt's generation
+    attempts: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+
+
+def call(engine: ChatEngine, messages: list[dict[str, str]], schema: dict, model: type[BaseModel], *,
+         temperature: float, max_tokens: int, retries: int, seed: int,
+         check: Callable[[BaseModel], str | None] | None = None) -> Call:
+    """Ask until a reply parses, validates and passes `check` (None = fine), at most retries + 1 times."""
+    out = Call(None, None, None)
+    for attempt in range(retries + 1):
+        # A retry at the same greedy setting would repeat the same reply: retries sample.
+        temp = temperature if attempt == 0 else max(temperature, RETRY_TEMPERATURE)
+        gen = engine.generate([messages], max_tokens=max_tokens, temperature=temp, json_schema=schema,
+                              seed=seed + attempt)[0]
+        out.last = gen
+        out.attempts += 1
+        out.prompt_tokens += gen.prompt_tokens
+        out.completion_tokens += gen.completion_tokens
+        out.seconds += gen.seconds
+        reply, out.problem = parse(gen.text, gen.finish_reason, model)
+        if reply is not None and check is not None:
+            out.problem = check(reply)
+        if reply is not None and out.problem is None:
+            out.reply = reply
+            break
+    return out
+
+
 def ask(engine: ChatEngine, jobs: list[Job], *, cycle: int, temperature: float, max_tokens: int, retries: int,
         seed: int, on_progress: Callable[[int], None] | None = None) -> list[Outcome]:
     outcomes = []
     for n, job in enumerate(jobs):
-        schema, model = job.schema(), job.reply_model()
-        reply, problem, gen = None, None, None
-        attempts = prompt_tokens = completion_tokens = 0
-        seconds = 0.0
-        for attempt in range(retries + 1):
-            attempts += 1
-            # A retry at the same greedy setting would repeat the same reply: retries sample.
-            temp = temperature if attempt == 0 else max(temperature, RETRY_TEMPERATURE)
-            gen = engine.generate([job.messages], max_tokens=max_tokens, temperature=temp,
-                                  json_schema=schema, seed=seed + 1000 * n + attempt)[0]
-            prompt_tokens += gen.prompt_tokens
-            completion_tokens += gen.completion_tokens
-            seconds += gen.seconds
-            reply, problem = parse(gen.text, gen.finish_reason, model)
-            if reply is not None:
-                break
+        c = call(engine, job.messages, job.schema(), job.reply_model(), temperature=temperature,
+                 max_tokens=max_tokens, retries=retries, seed=seed + 1000 * n)
+        reply, problem, gen = c.reply, c.problem, c.last
         error_type = getattr(reply, "error_type", None)
         analysis = getattr(reply, "analysis", None)
         row = {
             "item_id": job.item_id, "strategy": job.strategy, "status": "ok" if reply else "failed",
-            "failure": problem, "attempts": attempts,
+            "failure": problem, "attempts": c.attempts,
             "error_type": error_type.strip() if error_type else None,
             "analysis": analysis.strip() if analysis else None,
             "prompt": job.messages[-1]["content"], "raw_reply": gen.text if gen else None,
-            "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "seconds": seconds,
+            "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens, "seconds": c.seconds,
         }
         outcomes.append(Outcome(row, _samples(job, reply, cycle) if reply is not None else []))
         if on_progress:

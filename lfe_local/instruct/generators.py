@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 from ..engines.base import ChatEngine
 from ..sandbox import Limits, run_untrusted
 from ..tasks.base import Lesson, Sample
-from .calls import RETRY_TEMPERATURE, parse
+from .calls import call
 from .schema import answer_text, problem_model
 
 # Marks the harness's own output lines, so text the generator prints itself is never taken for an instance.
@@ -114,24 +114,10 @@ def write_generators(engine: ChatEngine, jobs: list[GeneratorJob], *, temperatur
     """One instructor call (plus bounded retries on an unusable reply) per generator job."""
     out = []
     for n, job in enumerate(jobs):
-        code, problem, gen = None, None, None
-        attempts = p_tok = c_tok = 0
-        seconds = 0.0
-        for attempt in range(retries + 1):
-            attempts += 1
-            temp = temperature if attempt == 0 else max(temperature, RETRY_TEMPERATURE)
-            gen = engine.generate([job.messages], max_tokens=max_tokens, temperature=temp, json_schema=CODE_SCHEMA,
-                                  seed=seed + 1000 * n + attempt)[0]
-            p_tok += gen.prompt_tokens
-            c_tok += gen.completion_tokens
-            seconds += gen.seconds
-            reply, problem = parse(gen.text, gen.finish_reason, CodeReply)
-            if reply is not None:
-                problem = _code_problem(reply.code)
-                if problem is None:
-                    code = reply.code.strip()
-                    break
-        out.append(GeneratorOutcome(job, code, problem, attempts, p_tok, c_tok, seconds, gen.text if gen else None))
+        c = call(engine, job.messages, CODE_SCHEMA, CodeReply, temperature=temperature, max_tokens=max_tokens,
+                 retries=retries, seed=seed + 1000 * n, check=lambda reply: _code_problem(reply.code))
+        out.append(GeneratorOutcome(job, c.reply.code.strip() if c.reply else None, c.problem, c.attempts,
+                                    c.prompt_tokens, c.completion_tokens, c.seconds, c.last.text if c.last else None))
         if on_progress:
             on_progress(1)
     return out
