@@ -111,6 +111,7 @@ class Loop:
         self._engine = None  # (adapter path, TransformersEngine) kept across a cycle's evaluations
         self._splits: dict[str, list[Item]] | None = None
         self._embedder = None
+        self._new_embeddings: list[dict] = []  # computed this stage, not yet stored
 
     # -- entry point -------------------------------------------------------------------------
     def run(self) -> RunSummary:
@@ -329,9 +330,22 @@ class Loop:
         icfg = self.cfg.instructor
         prev = [r for r in self.store.evaluations(self.run_id, cycle - 1, "train") if not r["correct"]]
         rng = random.Random(self.cfg.run.seed * 1000 + cycle)
-        if icfg.max_errors and len(prev) > icfg.max_errors:
-            prev = sorted(rng.sample(prev, icfg.max_errors), key=lambda r: r["item_id"])
         items = self._item_map()
+        if icfg.max_errors and len(prev) > icfg.max_errors:
+            if icfg.error_sampling == "random":
+                prev = rng.sample(prev, icfg.max_errors)
+            else:
+                # A random sample of a few errors often repeats one kind of problem; the farthest-point
+                # sample covers as many kinds as it has errors, so the data made from them does too.
+                import numpy as np
+
+                from .vectors import spread
+
+                vecs, rows = self._embed([items[r["item_id"]] for r in prev])
+                self._new_embeddings += rows
+                matrix = np.stack([vecs[r["item_id"]] for r in prev])
+                prev = [prev[i] for i in spread(matrix, icfg.max_errors, first=rng.randrange(len(prev)))]
+            prev = sorted(prev, key=lambda r: r["item_id"])
         show = icfg.show_reference
         has_answer = self.task.lesson.answer is not None  # code: the solution is the answer
         return [Failure(r["item_id"], items[r["item_id"]].question, r["response"],
@@ -347,6 +361,7 @@ class Loop:
 
         model = Path(self.cfg.embed.model).name
         stored = self.store.embeddings(self.task.name, model)
+        stored.update({r["item_id"]: (r["text_sha"], r["vector"]) for r in self._new_embeddings if r["model"] == model})
         out, missing = {}, []
         for it in items:
             sha = hashlib.sha256(it.question.encode()).hexdigest()
@@ -444,6 +459,9 @@ class Loop:
         k = 0 if program else new_per_error(icfg.budget, len(failures), icfg.max_new_per_error)
         jobs, extra, note = ([], {}, "") if program and self.cfg.run.strategy == "aug" else \
             self._jobs(cycle, failures, k)
+        if self._new_embeddings:
+            extra["item_embeddings"] = self._new_embeddings + extra.get("item_embeddings", [])
+            self._new_embeddings = []
         self.rep.stage_started(cycle, "instruct", len(jobs))
         if not failures:
             return extra, "no errors to analyse"
@@ -455,7 +473,13 @@ class Loop:
             base = {"run_id": self.run_id, "cycle": cycle, "task": self.task.name}
             analyses = [{**base, **o.analysis} for o in outcomes]
             clusters = self._taxonomy(cycle, analyses)
-            written = self._write_generators(engine, cycle, failures, analyses, clusters) if program else []
+            if program:
+                written = self._write_generators(engine, cycle, failures, analyses, clusters)
+                n_seeds = -(-icfg.budget // max(1, len(written)))
+                generators, instances, runs = self._run_generators(cycle, written, n_seeds)
+                if icfg.repair_generators:
+                    fixed_rows, fixed_instances = self._repair_generators(engine, cycle, written, runs, n_seeds)
+                    generators, instances = generators + fixed_rows, instances + fixed_instances
         finally:
             engine.close()
         samples = [self._sample_row(cycle, s) for o in outcomes for s in o.samples]
@@ -464,11 +488,10 @@ class Loop:
         summary = f"{len(jobs)} instructor calls ({by}; K={k}), {n_fail} failed, {len(samples)} samples{note}"
         rows = {**extra, "analyses": analyses, "error_clusters": clusters}
         if program:
-            generators, instances = self._run_generators(cycle, written)
             samples += instances
             rows["generators"] = generators
-            summary += (f"; {len(written)} generators written, {sum(g['status'] == 'made' for g in generators)} ran, "
-                        f"{len(instances)} instances")
+            summary += (f"; {len(written)} generators written, {len(generators) - len(written)} repaired, "
+                        f"{sum(g['status'] == 'made' for g in generators)} ran, {len(instances)} instances")
         return {**rows, "samples": samples}, summary
 
     def _write_generators(self, engine, cycle: int, failures: list, analyses: list[dict], clusters: list[dict]):
@@ -507,13 +530,13 @@ class Loop:
                                 retries=icfg.retries, seed=self.cfg.run.seed * 100_000 + cycle * 10_000 + 7_000,
                                 on_progress=self.rep.advance)
 
-    def _run_generators(self, cycle: int, written: list):
-        """Each generator's code runs in the sandbox once, for its share of the budget of instances."""
+    def _run_generators(self, cycle: int, written: list, n_seeds: int):
+        """Each generator's code runs in the sandbox once, for its share of the budget of instances.
+        Returns the generators' rows, their instances as sample rows, and each one's run (None: no code)."""
         from .instruct.generators import generator_row, instance_samples, run_generator
 
         icfg = self.cfg.instructor
-        n_seeds = -(-icfg.budget // max(1, len(written)))
-        rows, samples = [], []
+        rows, samples, runs = [], [], []
         for outcome in written:
             run = None
             if outcome.code is not None:
@@ -522,8 +545,33 @@ class Loop:
                 run = run_generator(outcome.code, seeds, self.task.lesson, icfg.generator_timeout_s)
             row = generator_row(outcome, run, n_seeds)
             rows.append({"run_id": self.run_id, "cycle": cycle, **row})
+            runs.append(run)
             if row["status"] == "made":
                 samples += [self._sample_row(cycle, s) for s in instance_samples(cycle, outcome.job, run.instances)]
+        return rows, samples, runs
+
+    def _repair_generators(self, engine, cycle: int, written: list, runs: list, n_seeds: int):
+        """A generator whose run failed, or whose instances mostly fail the task's check, gets one
+        repair call (its conversation, its code, one failing instance and why); the fix runs as a
+        generator of its own, and the original stays on record with its instances."""
+        from .instruct.generators import instance_samples, repair_feedback, repair_job, write_generators
+
+        icfg = self.cfg.instructor
+        jobs = []
+        for outcome, run in zip(written, runs, strict=True):
+            if outcome.code is None:  # no usable code after the retries: nothing to repair
+                continue
+            made = instance_samples(cycle, outcome.job, run.instances) if run.ok else []
+            feedback = repair_feedback(run, made, [self.task.verify(s, None) for s in made])
+            if feedback:
+                jobs.append(repair_job(outcome.job, outcome.code, feedback))
+        if not jobs:
+            return [], []
+        self.rep.stage_started(cycle, "instruct: repairs", len(jobs))
+        fixed = write_generators(engine, jobs, temperature=icfg.temperature, max_tokens=icfg.max_tokens,
+                                 retries=icfg.retries, seed=self.cfg.run.seed * 100_000 + cycle * 10_000 + 8_000,
+                                 on_progress=self.rep.advance)
+        rows, samples, _ = self._run_generators(cycle, fixed, n_seeds)
         return rows, samples
 
     def _taxonomy(self, cycle: int, analyses: list[dict]) -> list[dict]:

@@ -26,6 +26,25 @@ def nearest(queries: np.ndarray, keys: np.ndarray, k: int) -> list[list[tuple[in
     return out
 
 
+def spread(vectors: np.ndarray, k: int, first: int) -> list[int]:
+    """k rows that cover the set: greedy farthest-point (k-center) selection by cosine distance,
+    starting at row `first`. Returns row indices in the order picked; ties go to the lower index."""
+    n = len(vectors)
+    if k >= n:
+        return list(range(n))
+    picked = [first]
+    # each row's similarity to its nearest picked row; the least covered row is picked next (never a
+    # picked row again: theirs is set to inf)
+    closest = (vectors @ vectors[first]).astype(np.float64)
+    closest[first] = np.inf
+    while len(picked) < k:
+        j = int(np.argmin(closest))  # argmin returns the first of equal values
+        picked.append(j)
+        closest = np.maximum(closest, vectors @ vectors[j])
+        closest[picked] = np.inf
+    return picked
+
+
 def cluster(vectors: np.ndarray, threshold: float, max_clusters: int) -> list[int]:
     """Average-linkage agglomerative clustering by cosine similarity: merge the closest pair of
     clusters while their mean similarity is at least `threshold`, and beyond that until at most

@@ -15,6 +15,8 @@ from lfe_local.instruct.generators import (
     generator_row,
     group_by_type,
     instance_samples,
+    repair_feedback,
+    repair_job,
     run_generator,
 )
 from lfe_local.tasks.arith import ArithTask
@@ -192,3 +194,43 @@ def test_code_that_does_not_parse_is_retried_without_running_it():
     writer = ScriptedWriter([json.dumps({"code": broken})] * 2)
     (out,) = write_generators(writer, [job()], temperature=0.0, max_tokens=100, retries=1, seed=0)
     assert out.code is None and out.failure.startswith("syntax_error")
+
+
+# The last step states its result without an equation: every instance fails the equation check.
+NO_LAST_EQUATION = GOOD.replace("{a * b} - {c} = {a * b - c}.", "{a * b - c} beads are left.")
+
+
+def test_a_generator_is_only_sent_back_for_repair_when_most_of_its_instances_fail():
+    task = ArithTask()
+    for code, repair in ((GOOD, False), (NO_LAST_EQUATION, True), (CONSISTENTLY_WRONG, False)):
+        run = run_generator(code, SEEDS, MATH_LESSON, timeout_s=10)
+        samples = instance_samples(1, job(), run.instances)
+        feedback = repair_feedback(run, samples, [task.verify(s, None) for s in samples])
+        # (a consistently wrong generator passes the task's check: only the fresh solve catches it)
+        assert (feedback is not None) == repair, code
+    assert feedback is None
+    run = run_generator(NO_LAST_EQUATION, SEEDS, MATH_LESSON, timeout_s=10)
+    samples = instance_samples(1, job(), run.instances)
+    feedback = repair_feedback(run, samples, [task.verify(s, None) for s in samples])
+    assert feedback.startswith(f"{len(SEEDS)} of the {len(SEEDS)} problems it made fail the check (")
+    assert samples[0].question in feedback and samples[0].solution in feedback
+
+
+def test_a_generator_that_crashes_or_loops_is_sent_back_with_the_error():
+    run = run_generator(LOOPS, SEEDS, MATH_LESSON, timeout_s=1)
+    assert repair_feedback(run, [], []).startswith(f"Running generate(rng) failed ({run.kind})")
+    always = RAISES_SOMETIMES.replace("rng.randint(0, 1)", "0")
+    run = run_generator(always, SEEDS, MATH_LESSON, timeout_s=10)
+    feedback = repair_feedback(run, instance_samples(1, job(), run.instances), [])
+    assert feedback.startswith("Every call of generate(rng) failed (raised: ZeroDivisionError x12)")
+
+
+def test_a_repair_continues_the_generators_own_conversation():
+    original = GeneratorJob("c1-le-g3", "le", "wrong operation", [Example("arith-train-0001", "q", "ref")],
+                            generator_messages(MATH_LESSON, "wrong operation", [Example("arith-train-0001", "q", "ref")]))
+    fixed = repair_job(original, NO_LAST_EQUATION, "12 of the 12 problems it made fail the check (no_equations).")
+    assert fixed.generator_id == "c1-le-g3-r" and fixed.examples == original.examples
+    assert fixed.messages[:-2] == original.messages
+    assert json.loads(fixed.messages[-2]["content"]) == {"code": NO_LAST_EQUATION}
+    assert fixed.messages[-2]["role"] == "assistant" and fixed.messages[-1]["role"] == "user"
+    assert "no_equations" in fixed.messages[-1]["content"]

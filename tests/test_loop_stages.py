@@ -96,3 +96,38 @@ def test_the_best_cycles_test_gain_is_stored_with_its_interval(loop):
     (row,) = loop.store._all("SELECT * FROM run_results")
     assert (row["best_cycle"], row["significant"]) == (1, True)
     assert row["test_delta"] == pytest.approx(0.6)
+
+
+KINDS = ["boxes with", "bakes", "costs $", "saves $", "class of", "rows of", "reads", "drives", "friends order",
+         "more and then gives"]  # one phrase per arith template
+
+
+def kind(question: str) -> str:
+    return next(k for k in KINDS if k in question)
+
+
+@pytest.mark.parametrize(("sampling", "most_kinds"), [("spread", 8), ("random", 10)])
+def test_the_errors_handed_to_the_instructor_spread_over_the_kinds_of_problem(tmp_path, sampling, most_kinds):
+    """Every train item failed; 8 are analysed. The spread sample (real MiniLM embeddings) covers 8
+    different templates; and its embeddings are stored once, with the instruct stage's rows."""
+    cfg = Config.model_validate({"task": {"name": "arith", "train_size": 60, "val_size": 2, "test_size": 2},
+                                 "instructor": {"max_errors": 8, "error_sampling": sampling}})
+    lp = Loop(tmp_path, cfg)
+    lp.store = Store(tmp_path / DB_NAME)
+    lp.run_id = "r"
+    train = lp.splits["train"]
+    lp.store.insert("evaluations", [
+        {"run_id": "r", "cycle": 0, "task": "arith", "split": "train", "item_id": it.item_id, "model": "m",
+         "prompt": "p", "response": "The answer is 0.", "extracted": "0", "gold": it.answer, "correct": False,
+         "prompt_tokens": 1, "completion_tokens": 1, "latency_s": 0.1} for it in train])
+    failures, again = lp._failures(1), lp._failures(1)
+    lp.store.close()
+    assert again == failures  # seeded: the same sample on a resumed run
+    assert len(failures) == 8 and failures == sorted(failures, key=lambda f: f.item_id)
+    kinds = {kind(f.question) for f in failures}
+    assert len({kind(it.question) for it in train}) == 10
+    if sampling == "spread":
+        assert len(kinds) == most_kinds
+        assert len(lp._new_embeddings) == 60 and {r["item_id"] for r in lp._new_embeddings} == {it.item_id for it in train}
+    else:
+        assert len(kinds) <= most_kinds and lp._new_embeddings == []

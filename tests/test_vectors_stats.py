@@ -7,7 +7,7 @@ from lfe_local.compare import parse_seeds, parse_strategies
 from lfe_local.errors import LfeError
 from lfe_local.stats import paired_bootstrap
 from lfe_local.taxonomy import assign
-from lfe_local.vectors import cluster, cluster_name, nearest
+from lfe_local.vectors import cluster, cluster_name, nearest, spread
 
 
 def unit(*rows):
@@ -22,6 +22,16 @@ def test_nearest_orders_by_cosine_and_breaks_ties_by_index():
     assert hits[0][1] == pytest.approx(hits[1][1]) and hits[0][1] > hits[2][1]
     assert nearest(unit([1, 0]), keys[:0], 2) == [[]]
     assert len(nearest(unit([1, 0]), keys, 10)[0]) == 4  # k larger than the keys: all of them
+
+
+def test_spread_covers_every_group_before_repeating_one():
+    # three tight groups, the first much bigger: a random sample of three would often miss one
+    v = unit([1, 0, 0], [0.99, 0.01, 0], [0.98, 0.02, 0], [0.97, 0, 0.03], [0, 1, 0], [0.01, 0.99, 0], [0, 0, 1])
+    picked = spread(v, 3, first=1)
+    assert picked[0] == 1 and sorted(picked[1:]) == [4, 6]
+    assert {frozenset(spread(v, 3, first=f)) & {4, 5} != set() for f in range(7)} == {True}
+    assert len(set(spread(v, 5, first=0))) == 5  # never the same row twice
+    assert spread(v, 9, first=3) == list(range(7))  # k >= n: all rows
 
 
 def test_cluster_merges_similar_and_respects_the_cap():

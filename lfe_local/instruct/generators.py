@@ -11,7 +11,9 @@ The generator runs in the sandbox with many seeds, so one instructor call yields
 Every instance then goes through the same verification, dedup and decontamination as a written
 sample, and a few instances per generator are solved afresh from their question text alone (see
 verify/generator_check.py): a generator whose code computes something other than what its
-question says is rejected whole.
+question says is rejected whole. A generator whose run fails, or whose instances mostly fail the
+task's check, is shown what went wrong and asked once for a fix (a repair: a new generator whose id
+ends in "-r"); the small bundled instructor's wrong generators are mostly one-line mistakes.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..engines.base import ChatEngine
 from ..sandbox import Limits, run_untrusted
-from ..tasks.base import Lesson, Sample
+from ..tasks.base import Lesson, Sample, Verdict
 from .calls import call
 from .schema import answer_text, problem_model
 
@@ -265,3 +267,36 @@ def generator_row(outcome: GeneratorOutcome, run: GeneratorRun | None, n_seeds: 
         "instance_failures": summarize_failures(run.instances) if run is not None else None,
         "status": status, "reason": reason, "detail": detail,
     }
+
+
+# -- repairs ---------------------------------------------------------------------------------------
+
+REPAIR_SUFFIX = "-r"
+
+
+def repair_feedback(run: GeneratorRun, samples: list[Sample], verdicts: list[Verdict]) -> str | None:
+    """What was wrong with a generator, in words the instructor can act on, with one failing
+    instance; None when at least half of its instances pass the task's check."""
+    if not run.ok:
+        return f"Running generate(rng) failed ({run.kind}): {run.detail[:300]}"
+    if not samples:
+        first = next(i.error for i in run.instances if i.error is not None)
+        return f"Every call of generate(rng) failed ({summarize_failures(run.instances)}); the first: {first[:300]}"
+    bad = [(s, v) for s, v in zip(samples, verdicts, strict=True) if not v.ok]
+    if 2 * len(bad) <= len(samples):
+        return None
+    sample, verdict = bad[0]
+    why = f"{verdict.reason}: {verdict.detail}" if verdict.detail else str(verdict.reason)
+    return (f"{len(bad)} of the {len(samples)} problems it made fail the check ({why[:300]}). One of them:\n"
+            f"Question: {sample.question}\nSolution: {sample.solution}\nAnswer: {sample.answer}")
+
+
+def repair_job(job: GeneratorJob, code: str, feedback: str) -> GeneratorJob:
+    """The generator's own conversation, its code, and what was wrong: a fix keeps what was right."""
+    messages = job.messages + [
+        {"role": "assistant", "content": json.dumps({"code": code})},
+        {"role": "user", "content": f"{feedback}\n\nFix generate(rng) so that every problem it makes is right: "
+                                    "the question, every equation of the solution, and the answer. "
+                                    "Reply with the whole corrected function."},
+    ]
+    return GeneratorJob(job.generator_id + REPAIR_SUFFIX, job.strategy, job.error_type, job.examples, messages)

@@ -64,11 +64,13 @@ MATH_GENERATOR = GeneratorLesson(
              "the same skill. rng is a random.Random: draw every number (and name) from it, so that each "
              "call makes a different problem. Return a dict with \"question\" (the problem text), "
              "\"solution\" (the step-by-step solution, every calculation written as an equation like "
-             "3 * 8 = 24, built from the computed values) and \"answer\" (the final number). Keep the numbers "
-             "in the same range as in the problems above. Compute every value in the code, never by hand; keep "
-             "divisions exact; use only the standard library."),
+             "3 * 8 = 24, built from the computed values) and \"answer\" (the final number). Draw each number "
+             "from a small range around its value in the problems above (for 7, say 2 to 12; for 21, say 5 "
+             "to 40), so the arithmetic is as hard as theirs and no harder. Compute every value in the code, "
+             "never by hand; keep divisions exact; use only the standard library."),
     demo_code=_DEMO_GENERATOR,
-    demo_solver="boxes = 4\nper_box = 6\ngiven = 5\nprint(boxes * per_box - given)",
+    demo_solver=("# Sam has 4 boxes with 6 pens in each box.\nboxes = 4\npens_per_box = 6\npens = boxes * pens_per_box\n"
+                 "# He gives away 5 pens.\npens = pens - 5\n# How many pens does Sam have left?\nprint(pens)"),
 )
 
 MATH_LESSON = Lesson(

@@ -46,8 +46,13 @@ def _same(a: str, b: str | None) -> bool:
 
 def solve_messages(lesson: Lesson, question: str) -> list[dict[str, str]]:
     demo = lesson.demo
+    # Sentence by sentence, each quoted in a comment: measured on 30 arith problems (3 per template)
+    # with the bundled 1.5B instructor, this prompt solved 28 and its 2 misses crashed (inconclusive:
+    # another instance is tried); "compute every value in the program" solved 23, with 2 wrong
+    # answers (it dropped a quantity) that would reject a right generator, and 5 without a print.
     ask = ("Write a short Python program that computes the answer to this {unit} and prints only the final "
-           "number. Compute every value in the program.\n\n{Unit}: {q}")
+           "number. Go through the {unit} sentence by sentence: for each sentence, a comment that repeats "
+           "it, then the code for what it says.\n\n{Unit}: {q}")
     fill = {"unit": lesson.unit, "Unit": lesson.unit.capitalize()}
     return [
         {"role": "system", "content": lesson.system},
