@@ -490,7 +490,7 @@ class Loop:
         if program:
             samples += instances
             rows["generators"] = generators
-            summary += (f"; {len(written)} generators written, {len(generators) - len(written)} repaired, "
+            summary += (f"; {len(written)} generators written, {len(generators) - len(written)} sent back for repair, "
                         f"{sum(g['status'] == 'made' for g in generators)} ran, {len(instances)} instances")
         return {**rows, "samples": samples}, summary
 

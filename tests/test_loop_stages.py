@@ -32,12 +32,31 @@ def test_base_key_holds_the_task_and_lfe_versions():
 
 
 @pytest.fixture
-def loop(tmp_path: Path):
-    lp = Loop(tmp_path, config())
-    lp.store = Store(tmp_path / DB_NAME)
-    lp.run_id = "new"
-    yield lp
-    lp.store.close()
+def open_loop(tmp_path: Path):
+    """A Loop on a real DuckDB file in tmp_path, its run_id set, without running any stage."""
+    opened = []
+
+    def make(cfg: Config, run_id: str) -> Loop:
+        lp = Loop(tmp_path, cfg)
+        lp.store = Store(tmp_path / DB_NAME)
+        lp.run_id = run_id
+        opened.append(lp)
+        return lp
+
+    yield make
+    for lp in opened:
+        lp.store.close()
+
+
+@pytest.fixture
+def loop(open_loop):
+    return open_loop(config(), "new")
+
+
+def evaluation(run_id: str, cycle: int, split: str, item_id: str, gold: str, correct: bool, response: str = "r") -> dict:
+    return {"run_id": run_id, "cycle": cycle, "task": "arith", "split": split, "item_id": item_id, "model": "m",
+            "prompt": "p", "response": response, "gold": gold, "correct": correct,
+            "prompt_tokens": 1, "completion_tokens": 1, "latency_s": 0.1}
 
 
 def add_donor(store: Store, cfg: Config, run_id: str, task_version, lfe_version) -> None:
@@ -56,36 +75,29 @@ def test_cycle0_evaluation_is_reused_only_under_the_same_versions(loop, task_ver
     assert loop._base_donor("test") == ("old" if reused else None)
 
 
-def test_a_train_stage_with_every_sample_too_long_trains_nothing(tmp_path):
+def test_a_train_stage_with_every_sample_too_long_trains_nothing(open_loop):
     if not Path(bundled_model()).exists():
         pytest.skip("bundled model missing: run scripts/setup")
-    lp = Loop(tmp_path, config(max_length=32))  # the chat-templated prompt alone is longer
-    lp.store = Store(tmp_path / DB_NAME)
-    lp.run_id = "r"
-    try:
-        add_donor(lp.store, lp.cfg, "r", 1, __version__)
-        item = lp.splits["train"][0]
-        with lp.store.transaction():
-            lp.store.insert("samples", [{
-                "run_id": "r", "cycle": 1, "sample_id": "s", "strategy": "le", "kind": "corrected",
-                "source_item_id": item.item_id, "question": item.question, "solution": item.solution,
-                "answer": item.answer, "status": "accepted", "training_text": item.solution}])
-        rows, summary = lp._stage_train(1)
-        assert summary == "nothing trained: all 1 samples dropped for length"
-        (adapter,) = rows["adapters"]
-        assert (adapter["path"], adapter["n_steps"], adapter["final_loss"]) == (None, 0, None)
-        assert "train_steps" not in rows
-    finally:
-        lp.store.close()
+    lp = open_loop(config(max_length=32), "r")  # the chat-templated prompt alone is longer
+    add_donor(lp.store, lp.cfg, "r", 1, __version__)
+    item = lp.splits["train"][0]
+    with lp.store.transaction():
+        lp.store.insert("samples", [{
+            "run_id": "r", "cycle": 1, "sample_id": "s", "strategy": "le", "kind": "corrected",
+            "source_item_id": item.item_id, "question": item.question, "solution": item.solution,
+            "answer": item.answer, "status": "accepted", "training_text": item.solution}])
+    rows, summary = lp._stage_train(1)
+    assert summary == "nothing trained: all 1 samples dropped for length"
+    (adapter,) = rows["adapters"]
+    assert (adapter["path"], adapter["n_steps"], adapter["final_loss"]) == (None, 0, None)
+    assert "train_steps" not in rows
 
 
 def test_the_best_cycles_test_gain_is_stored_with_its_interval(loop):
     add_donor(loop.store, loop.cfg, "new", 1, __version__)
     rows = []
     for cycle, n_right in ((0, 2), (1, 14)):
-        rows += [{"run_id": "new", "cycle": cycle, "task": "arith", "split": "test", "item_id": f"t{i:02d}",
-                  "model": "m", "prompt": "p", "response": "r", "gold": "1", "correct": i < n_right,
-                  "prompt_tokens": 1, "completion_tokens": 1, "latency_s": 0.1} for i in range(20)]
+        rows += [evaluation("new", cycle, "test", f"t{i:02d}", "1", i < n_right) for i in range(20)]
     with loop.store.transaction():
         loop.store.insert("evaluations", rows)
     gain = loop._test_gain(1)
@@ -107,21 +119,15 @@ def kind(question: str) -> str:
 
 
 @pytest.mark.parametrize(("sampling", "most_kinds"), [("spread", 8), ("random", 10)])
-def test_the_errors_handed_to_the_instructor_spread_over_the_kinds_of_problem(tmp_path, sampling, most_kinds):
+def test_the_errors_handed_to_the_instructor_spread_over_the_kinds_of_problem(open_loop, sampling, most_kinds):
     """Every train item failed; 8 are analysed. The spread sample (real MiniLM embeddings) covers 8
-    different templates; and its embeddings are stored once, with the instruct stage's rows."""
-    cfg = Config.model_validate({"task": {"name": "arith", "train_size": 60, "val_size": 2, "test_size": 2},
-                                 "instructor": {"max_errors": 8, "error_sampling": sampling}})
-    lp = Loop(tmp_path, cfg)
-    lp.store = Store(tmp_path / DB_NAME)
-    lp.run_id = "r"
+    different templates; and its embeddings are handed to the instruct stage's rows, once."""
+    lp = open_loop(Config.model_validate({"task": {"name": "arith", "train_size": 60, "val_size": 2, "test_size": 2},
+                                          "instructor": {"max_errors": 8, "error_sampling": sampling}}), "r")
     train = lp.splits["train"]
-    lp.store.insert("evaluations", [
-        {"run_id": "r", "cycle": 0, "task": "arith", "split": "train", "item_id": it.item_id, "model": "m",
-         "prompt": "p", "response": "The answer is 0.", "extracted": "0", "gold": it.answer, "correct": False,
-         "prompt_tokens": 1, "completion_tokens": 1, "latency_s": 0.1} for it in train])
+    lp.store.insert("evaluations", [evaluation("r", 0, "train", it.item_id, it.answer, False, "The answer is 0.")
+                                    for it in train])
     failures, again = lp._failures(1), lp._failures(1)
-    lp.store.close()
     assert again == failures  # seeded: the same sample on a resumed run
     assert len(failures) == 8 and failures == sorted(failures, key=lambda f: f.item_id)
     kinds = {kind(f.question) for f in failures}
