@@ -196,20 +196,20 @@ def test_code_that_does_not_parse_is_retried_without_running_it():
     assert out.code is None and out.failure.startswith("syntax_error")
 
 
-# The last step states its result without an equation: every instance fails the equation check.
-NO_LAST_EQUATION = GOOD.replace("{a * b} - {c} = {a * b - c}.", "{a * b - c} beads are left.")
+# The last step's equation is off by one: every instance fails the equation check.
+OFF_BY_ONE = GOOD.replace("= {a * b - c}.", "= {a * b - c + 1}.").replace('"answer": a * b - c', '"answer": a * b - c + 1')
 
 
 def test_a_generator_is_only_sent_back_for_repair_when_most_of_its_instances_fail():
     task = ArithTask()
-    for code, repair in ((GOOD, False), (NO_LAST_EQUATION, True), (CONSISTENTLY_WRONG, False)):
+    for code, repair in ((GOOD, False), (OFF_BY_ONE, True), (CONSISTENTLY_WRONG, False)):
         run = run_generator(code, SEEDS, MATH_LESSON, timeout_s=10)
         samples = instance_samples(1, job(), run.instances)
         feedback = repair_feedback(run, samples, [task.verify(s, None) for s in samples])
         # (a consistently wrong generator passes the task's check: only the fresh solve catches it)
         assert (feedback is not None) == repair, code
     assert feedback is None
-    run = run_generator(NO_LAST_EQUATION, SEEDS, MATH_LESSON, timeout_s=10)
+    run = run_generator(OFF_BY_ONE, SEEDS, MATH_LESSON, timeout_s=10)
     samples = instance_samples(1, job(), run.instances)
     feedback = repair_feedback(run, samples, [task.verify(s, None) for s in samples])
     assert feedback.startswith(f"{len(SEEDS)} of the {len(SEEDS)} problems it made fail the check (")
@@ -225,12 +225,15 @@ def test_a_generator_that_crashes_or_loops_is_sent_back_with_the_error():
     assert feedback.startswith("Every call of generate(rng) failed (raised: ZeroDivisionError x12)")
 
 
-def test_a_repair_continues_the_generators_own_conversation():
+def test_a_repair_asks_again_with_the_failure_and_without_the_failed_code():
     original = GeneratorJob("c1-le-g3", "le", "wrong operation", [Example("arith-train-0001", "q", "ref")],
                             generator_messages(MATH_LESSON, "wrong operation", [Example("arith-train-0001", "q", "ref")]))
-    fixed = repair_job(original, NO_LAST_EQUATION, "12 of the 12 problems it made fail the check (no_equations).")
+    fixed = repair_job(original, "12 of the 12 problems it made fail the check (bad_equation: 3 * 4 = 13).")
     assert fixed.generator_id == "c1-le-g3-r" and fixed.examples == original.examples
-    assert fixed.messages[:-2] == original.messages
-    assert json.loads(fixed.messages[-2]["content"]) == {"code": NO_LAST_EQUATION}
-    assert fixed.messages[-2]["role"] == "assistant" and fixed.messages[-1]["role"] == "user"
-    assert "no_equations" in fixed.messages[-1]["content"]
+    # Same one-shot demonstration, same request, now followed by what went wrong ...
+    assert fixed.messages[:-1] == original.messages[:-1]
+    last = fixed.messages[-1]
+    assert last["role"] == "user" and last["content"].startswith(original.messages[-1]["content"])
+    # ... with the check's reason in words as well as its code.
+    assert "(an equation in its solution is false; bad_equation: 3 * 4 = 13)" in last["content"]
+    assert "def generate" not in last["content"].removeprefix(original.messages[-1]["content"])

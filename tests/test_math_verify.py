@@ -93,6 +93,18 @@ def test_unmarked_solution_must_end_on_its_answer(task):
     assert task.verify(sample(solution="12 + 5 = 17. 17 - 3 = 14."), source=Item("s", "train", "q", "14")).ok
 
 
+def test_unmarked_solution_may_say_its_last_step_in_words(task):
+    # The last number, not only the last equation's result, may be the answer ...
+    words = "Mia buys 5 more: 12 + 5 = 17 apples. After giving away 3, she has 14 apples."
+    assert task.verify(sample(solution=words), source=Item("s", "train", "q", "14")).ok
+    # ... but a last number that is not the answer, and a last equation that is not, still fail.
+    verdict = task.verify(sample(solution=words.replace("has 14", "has 15")), source=Item("s", "train", "q", "14"))
+    assert (verdict.reason, verdict.detail) == ("inconsistent_answer", "solution reaches 17, answer field says 14")
+    # The words do not excuse a false equation.
+    verdict = task.verify(sample(solution=words.replace("= 17", "= 18")), source=Item("s", "train", "q", "14"))
+    assert verdict.reason == "bad_equation"
+
+
 def test_new_sample_agreement_by_program(task):
     assert task.verify(sample(kind="new", program=GOOD_PROGRAM), source=None).ok
 

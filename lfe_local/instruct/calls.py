@@ -4,8 +4,11 @@ schema, never an exception for a bad reply — a failure is recorded in the `ana
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -112,10 +115,29 @@ def call(engine: ChatEngine, messages: list[dict[str, str]], schema: dict, model
     return out
 
 
+def each(engine: ChatEngine, jobs: list, one: Callable[[int, Any], Any],
+         on_progress: Callable[[int], None] | None = None) -> list:
+    """`one(n, job)` for every job, in order of the jobs. An engine that serves requests concurrently
+    (a server: `engine.concurrency` > 1) gets that many jobs at a time, each with its own retries and
+    seeds, so the results do not depend on which finishes first."""
+    def run(n_job):
+        result = one(*n_job)
+        if on_progress:
+            with lock:
+                on_progress(1)
+        return result
+
+    lock = threading.Lock()
+    workers = min(getattr(engine, "concurrency", 1), len(jobs))
+    if workers <= 1:
+        return [run(nj) for nj in enumerate(jobs)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(run, enumerate(jobs)))
+
+
 def ask(engine: ChatEngine, jobs: list[Job], *, cycle: int, temperature: float, max_tokens: int, retries: int,
         seed: int, on_progress: Callable[[int], None] | None = None) -> list[Outcome]:
-    outcomes = []
-    for n, job in enumerate(jobs):
+    def one(n: int, job: Job) -> Outcome:
         c = call(engine, job.messages, job.schema(), job.reply_model(), temperature=temperature,
                  max_tokens=max_tokens, retries=retries, seed=seed + 1000 * n)
         reply, problem, gen = c.reply, c.problem, c.last
@@ -129,7 +151,6 @@ def ask(engine: ChatEngine, jobs: list[Job], *, cycle: int, temperature: float, 
             "prompt": job.messages[-1]["content"], "raw_reply": gen.text if gen else None,
             "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens, "seconds": c.seconds,
         }
-        outcomes.append(Outcome(row, _samples(job, reply, cycle) if reply is not None else []))
-        if on_progress:
-            on_progress(1)
-    return outcomes
+        return Outcome(row, _samples(job, reply, cycle) if reply is not None else [])
+
+    return each(engine, jobs, one, on_progress)

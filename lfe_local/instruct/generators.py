@@ -29,7 +29,7 @@ from pydantic import BaseModel, ValidationError
 from ..engines.base import ChatEngine
 from ..sandbox import Limits, run_untrusted
 from ..tasks.base import Lesson, Sample, Verdict
-from .calls import call
+from .calls import call, each
 from .schema import answer_text, problem_model
 
 # Marks the harness's own output lines, so text the generator prints itself is never taken for an instance.
@@ -114,15 +114,13 @@ def write_generators(engine: ChatEngine, jobs: list[GeneratorJob], *, temperatur
                      retries: int, seed: int,
                      on_progress: Callable[[int], None] | None = None) -> list[GeneratorOutcome]:
     """One instructor call (plus bounded retries on an unusable reply) per generator job."""
-    out = []
-    for n, job in enumerate(jobs):
+    def one(n: int, job: GeneratorJob) -> GeneratorOutcome:
         c = call(engine, job.messages, CODE_SCHEMA, CodeReply, temperature=temperature, max_tokens=max_tokens,
                  retries=retries, seed=seed + 1000 * n, check=lambda reply: _code_problem(reply.code))
-        out.append(GeneratorOutcome(job, c.reply.code.strip() if c.reply else None, c.problem, c.attempts,
-                                    c.prompt_tokens, c.completion_tokens, c.seconds, c.last.text if c.last else None))
-        if on_progress:
-            on_progress(1)
-    return out
+        return GeneratorOutcome(job, c.reply.code.strip() if c.reply else None, c.problem, c.attempts,
+                                c.prompt_tokens, c.completion_tokens, c.seconds, c.last.text if c.last else None)
+
+    return each(engine, jobs, one, on_progress)
 
 
 def _code_problem(code: str) -> str | None:
@@ -291,12 +289,25 @@ def repair_feedback(run: GeneratorRun, samples: list[Sample], verdicts: list[Ver
             f"Question: {sample.question}\nSolution: {sample.solution}\nAnswer: {sample.answer}")
 
 
-def repair_job(job: GeneratorJob, code: str, feedback: str) -> GeneratorJob:
-    """The generator's own conversation, its code, and what was wrong: a fix keeps what was right."""
-    messages = job.messages + [
-        {"role": "assistant", "content": json.dumps({"code": code})},
-        {"role": "user", "content": f"{feedback}\n\nFix generate(rng) so that every problem it makes is right: "
-                                    "the question, every equation of the solution, and the answer. "
-                                    "Reply with the whole corrected function."},
-    ]
+# The check's reasons in words the instructor can act on (it does not know the codes).
+_REASON_WORDS = {
+    "no_equations": "its solution writes no calculation as an equation with the numbers, like 3 * 8 = 24",
+    "bad_equation": "an equation in its solution is false",
+    "inconsistent_answer": "its solution does not end on the answer it returns",
+    "missing_answer": "its answer is not a number",
+    "empty_solution": "its solution is empty",
+}
+
+
+def repair_job(job: GeneratorJob, feedback: str) -> GeneratorJob:
+    """The generator's request again with what went wrong (one failing problem and why), asked
+    afresh. The failed code is not shown: shown it (as its own earlier turn), the bundled 1.5B
+    returned it unchanged in 8 of 8 repairs, greedy or sampled; asked afresh, it fixed 3 of 13."""
+    for reason, words in _REASON_WORDS.items():
+        feedback = feedback.replace(f"({reason}", f"({words}; {reason}", 1)
+    request = job.messages[-1]["content"]
+    messages = job.messages[:-1] + [{"role": "user", "content": (
+        f"{request}\n\nA generator written earlier for these problems was wrong. {feedback}\n\n"
+        "Write a new generate(rng) that does not make this mistake: the question, every equation of the "
+        "solution, and the answer must be right.")}]
     return GeneratorJob(job.generator_id + REPAIR_SUFFIX, job.strategy, job.error_type, job.examples, messages)

@@ -85,9 +85,13 @@ class MathTask:
         equations = check_equations(solution)
         stated = marked_answer(solution)
         if stated is None and equations and equations[-1].values:
-            # Without an explicit "the answer is", the solution must end on its answer: the
-            # result of its last equation.
-            stated = normalize_number(_number_text(equations[-1].values[-1]))
+            # Without an explicit "the answer is", the solution must end on its answer: the result
+            # of its last equation, or its last number ("... 12 + 5 = 17 apples. She gives 3 away,
+            # so 14 are left." — the last step said in words; the answer itself is checked against
+            # the gold, the program or a generator's fresh solves). Before, a generator that wrote its
+            # last step that way lost every instance: 60 right tulip problems in one demo run.
+            reached = normalize_number(_number_text(equations[-1].values[-1]))
+            stated = answer if answer in (reached, last_number(solution)) else reached
         if stated is not None and stated != answer:
             return Verdict(False, "inconsistent_answer", f"solution reaches {stated}, answer field says {answer}")
         if not equations:

@@ -1,0 +1,178 @@
+"""The `openai` instructor engine against a real OpenAI-compatible server started on 127.0.0.1 by
+the test: llama-cpp-python's own server (`python -m llama_cpp.server`) serving the bundled 135M
+GGUF, behind an API key. Then a whole `lfe run` whose instructor is that server."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import pytest
+from pydantic import BaseModel
+
+from lfe_local.config import bundled_model
+from lfe_local.engines.openai_engine import OpenAIEngine, render
+from lfe_local.errors import LfeError
+
+pytestmark = pytest.mark.model
+
+KEY = "test-key-5b1e-never-stored"
+ALIAS = "smol-served"
+SCHEMA = {"type": "object", "properties": {"total": {"type": "integer"}, "why": {"type": "string"}},
+          "required": ["total", "why"]}
+
+
+class Reply(BaseModel):
+    total: int
+    why: str
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not Path(bundled_model()).exists():
+        pytest.skip("bundled model missing: run scripts/setup")
+    pytest.importorskip("llama_cpp.server.app", reason="llama_cpp server extras missing: scripts/setup dev")
+    port = free_port()
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", bundled_model(),
+                                 "--model_alias", ALIAS, "--host", "127.0.0.1", "--port", str(port),
+                                 "--api_key", KEY, "--n_ctx", "4096", "--n_threads", "2"],
+                                stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                req = urllib.request.Request(f"{url}/models", headers={"Authorization": f"Bearer {KEY}"})
+                with urllib.request.urlopen(req, timeout=2) as r:
+                    assert ALIAS in r.read().decode()
+                break
+            except (OSError, AssertionError):
+                if proc.poll() is not None or time.time() > deadline:
+                    raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}") from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture
+def key_env(monkeypatch):
+    monkeypatch.setenv("LFE_TEST_INSTRUCTOR_KEY", KEY)
+    return "LFE_TEST_INSTRUCTOR_KEY"
+
+
+def conversations(n: int) -> list[list[dict]]:
+    return [[{"role": "user", "content": f"Tom has {i + 2} apples and buys 3 more. Reply in JSON with the total "
+                                         "and why."}] for i in range(n)]
+
+
+def test_schema_replies_in_order_with_the_format_this_server_takes(server, key_env):
+    engine = OpenAIEngine(server, ALIAS, api_key_env=key_env, concurrency=3)
+    convs = conversations(4)
+    gens = engine.generate(convs, max_tokens=60, json_schema=SCHEMA, seed=5)
+    # llama_cpp.server refuses OpenAI's json_schema format and takes json_object with a schema.
+    assert engine.json_mode == "json_object"
+    assert [g.prompt for g in gens] == [render(c) for c in convs]  # in order, whatever finished first
+    for g in gens:
+        assert Reply.model_validate(json.loads(g.text))  # the schema was enforced, not hoped for
+        assert g.prompt_tokens > 20 and 0 < g.completion_tokens <= 60 and g.seconds > 0
+    # Greedy with a seed: the same request, the same reply (what resumable runs rely on).
+    again = engine.generate(convs[:1], max_tokens=60, json_schema=SCHEMA, seed=5)
+    assert again[0].text == gens[0].text
+    engine.close()
+
+
+def test_a_cut_off_reply_says_so(server, key_env):
+    engine = OpenAIEngine(server, ALIAS, api_key_env=key_env, json_mode="json_object")
+    (gen,) = engine.generate(conversations(1), max_tokens=3, json_schema=SCHEMA)
+    assert gen.finish_reason == "length" and gen.completion_tokens == 3
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("no key", "refused the API key read from $LFE_TEST_UNSET_KEY"),
+    ("closed port", "cannot reach the server"),
+])
+def test_server_trouble_is_one_clear_line(server, case, expected, monkeypatch):
+    monkeypatch.delenv("LFE_TEST_UNSET_KEY", raising=False)
+    url = server if case == "no key" else f"http://127.0.0.1:{free_port()}/v1"
+    engine = OpenAIEngine(url, ALIAS, api_key_env="LFE_TEST_UNSET_KEY", max_retries=0, json_mode="json_object")
+    with pytest.raises(LfeError) as err:
+        engine.generate(conversations(1), max_tokens=5)
+    message = str(err.value)
+    assert expected in message and "\n" not in message and url in message
+
+
+RUN_CONFIG = """
+[run]
+cycles = 1
+
+[task]
+name = "arith"
+train_size = 24
+val_size = 8
+test_size = 8
+
+[target]
+batch_size = 16
+max_new_tokens = 96
+
+[instructor]
+engine = "openai"
+base_url = "{url}"
+model = "{alias}"
+api_key_env = "LFE_TEST_INSTRUCTOR_KEY"
+concurrency = 3
+budget = 6
+max_errors = 6
+max_new_per_error = 1
+max_tokens = 600
+
+[train]
+epochs = 1
+batch_size = 4
+"""
+
+
+def test_a_whole_run_with_the_served_instructor(server, key_env, tmp_path):
+    (tmp_path / "lfe.toml").write_text(RUN_CONFIG.format(url=server, alias=ALIAS))
+    proc = subprocess.run([sys.executable, "-m", "lfe_local", "run", "-w", str(tmp_path), "--display", "plain"],
+                          capture_output=True, text=True, env={**os.environ, "COLUMNS": "160"}, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
+    con = duckdb.connect(str(tmp_path / "lfe.duckdb"), read_only=True)
+    (model,) = con.execute("SELECT instructor_model FROM runs").fetchone()
+    assert model == ALIAS
+    analyses = con.execute("SELECT status, attempts, completion_tokens, raw_reply FROM analyses").fetchall()
+    con.close()
+    assert len(analyses) == 6 and all(a[1] >= 1 and a[2] > 0 for a in analyses)
+    assert any(status == "ok" for status, *_ in analyses)  # schema-constrained replies parse
+    # The key was only ever in the environment: not in the database, not in the config.
+    for path in (tmp_path / "lfe.duckdb", tmp_path / "lfe.toml"):
+        assert KEY.encode() not in path.read_bytes()
+
+
+def test_config_for_the_openai_engine_needs_a_server_and_a_model_name(tmp_path):
+    from lfe_local.config import build_config
+
+    with pytest.raises(LfeError, match=r"instructor\.base_url: required"):
+        build_config({"instructor": {"engine": "openai", "model": "m"}}, "lfe.toml", tmp_path)
+    with pytest.raises(LfeError, match=r"instructor\.model: give the model name"):
+        build_config({"instructor": {"engine": "openai", "base_url": "http://127.0.0.1:1/v1"}}, "lfe.toml", tmp_path)
+    cfg = build_config({"instructor": {"engine": "openai", "base_url": "http://127.0.0.1:1/v1", "model": "m"}},
+                       "lfe.toml", tmp_path)
+    assert cfg.instructor.model == "m"  # a served name, not resolved as a file
