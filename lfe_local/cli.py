@@ -39,6 +39,18 @@ def init(
 
 
 @app.command()
+def doctor(
+    workspace: Path = WORKSPACE,
+    preset: str | None = typer.Option(None, "--preset", help="Preset under lfe.toml: demo or smoke."),
+) -> None:
+    """What this machine has, which engines and trainers it can use, the configured models (with
+    checksums) and what is missing; exit 0 only when the configured run can start."""
+    from .workspace import doctor_workspace
+
+    raise typer.Exit(doctor_workspace(workspace, preset))
+
+
+@app.command()
 def run(
     workspace: Path = WORKSPACE,
     preset: str | None = typer.Option(None, "--preset", help="Preset under lfe.toml: demo or smoke."),

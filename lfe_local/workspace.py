@@ -209,3 +209,25 @@ def score_file(task_name: str, data: Path | None, responses: Path, timeout_s: fl
         rows.append(row)
     sys.stdout.flush()  # the JSON lines before the summary, when both go to one terminal
     print(summary_line(rows, len(items)), file=sys.stderr)
+
+
+def doctor_workspace(workspace: Path, preset: str | None) -> int:
+    """Print what the machine has and what the configured run needs; 0 when that run can start."""
+    from .doctor import diagnose, ready
+
+    facts, checks = diagnose(lambda: load_config(workspace, preset))
+    console = Console()
+    table = Table(title="this machine", show_header=False)
+    for key, value in facts:
+        table.add_row(key, escape(value))
+    console.print(table)
+    # One line per check, never cut: a user copies paths, checksums and the fix command from here.
+    console.print(f"the run configured in {escape(str(workspace / CONFIG_NAME))}:")
+    for c in checks:
+        mark = "ok" if c.ok else ("MISSING" if c.required else "optional")
+        console.print(f"  {mark:<8} {escape(c.what)}: {escape(c.detail)}", soft_wrap=True, crop=False)
+        if c.fix and not c.ok:
+            console.print(f"  {'':<8} fix: {escape(c.fix)}", soft_wrap=True, crop=False)
+    good = ready(checks)
+    console.print("ready: the configured run can start" if good else "not ready: see the rows marked MISSING")
+    return 0 if good else 1

@@ -176,3 +176,17 @@ def test_config_for_the_openai_engine_needs_a_server_and_a_model_name(tmp_path):
     cfg = build_config({"instructor": {"engine": "openai", "base_url": "http://127.0.0.1:1/v1", "model": "m"}},
                        "lfe.toml", tmp_path)
     assert cfg.instructor.model == "m"  # a served name, not resolved as a file
+
+
+@pytest.mark.parametrize("model, ready", [(ALIAS, True), ("not-served", False)])
+def test_doctor_asks_the_configured_server(server, key_env, tmp_path, model, ready):
+    (tmp_path / "lfe.toml").write_text(f'[instructor]\nengine = "openai"\nbase_url = "{server}"\nmodel = "{model}"\n'
+                                       f'api_key_env = "{key_env}"\n')
+    proc = subprocess.run([sys.executable, "-m", "lfe_local", "doctor", "-w", str(tmp_path)], capture_output=True,
+                          text=True, env={**os.environ, "COLUMNS": "200"}, timeout=300)
+    line = next(ln for ln in proc.stdout.splitlines() if f"instructor server {server}" in ln)
+    assert proc.returncode == (0 if ready else 1)
+    if ready:
+        assert line.split()[0] == "ok" and f"serves '{ALIAS}'" in line
+    else:
+        assert line.split()[0] == "MISSING" and "does not list model 'not-served'" in line
