@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Config
-from .hardware import cpu_flags, n_threads
+from .hardware import cpu_flags, cpu_model, n_threads
 
 # The CPU features that change what runs fast here (bf16 autocast, llama.cpp's kernels).
 FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
@@ -30,17 +30,6 @@ class Check:
     detail: str
     fix: str | None = None
     required: bool = True  # False: an optional part; missing it does not stop the configured run
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def version(package: str) -> str | None:

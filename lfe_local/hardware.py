@@ -18,6 +18,21 @@ def cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
+@functools.cache
+def cpu_model() -> str:
+    """The CPU's marketing name, for reports that must say which machine a figure came from."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or "unknown"
+
+
 def cpu_bf16_supported() -> bool:
     # AMX or AVX512-BF16 make bf16 matmuls ~2-5x faster than fp32 here; without them
     # bf16 on CPU is emulated and slower, so we only autocast when the hardware has it.

@@ -47,7 +47,7 @@ from rich.table import Table
 
 import lfe_local
 from lfe_local.config import bundled_instructor, bundled_model
-from lfe_local.hardware import cpu_flags, n_threads
+from lfe_local.hardware import cpu_flags, cpu_model, n_threads
 from lfe_local.instruct.calls import ask, parse
 from lfe_local.instruct.generators import (
     Example,
@@ -130,12 +130,10 @@ def verify_all(task, samples, items) -> tuple[list, Counter]:
 
 
 def machine(args) -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), None)
     import llama_cpp
 
     model = Path(args.model)
-    return {"cpu": cpu, "flags": {f: f in cpu_flags() for f in ("avx512f", "avx512_bf16", "amx_bf16", "avx2")},
+    return {"cpu": cpu_model(), "flags": {f: f in cpu_flags() for f in ("avx512f", "avx512_bf16", "amx_bf16", "avx2")},
             "threads": args.threads, "llama_cpp": llama_cpp.__version__, "torch": version("torch"),
             "lfe_local": lfe_local.__version__, "python": sys.version.split()[0], "model": model.name,
             "model_bytes": model.stat().st_size, "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),

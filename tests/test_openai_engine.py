@@ -40,6 +40,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_serving(url: str, key: str, model: str, proc: subprocess.Popen, log: Path, timeout_s: float) -> None:
+    """Until the server lists `model` on /models; its log when it dies or takes longer than timeout_s."""
+    deadline = time.time() + timeout_s
+    while True:
+        try:
+            req = urllib.request.Request(f"{url}/models", headers={"Authorization": f"Bearer {key}"})
+            with urllib.request.urlopen(req, timeout=2) as r:
+                if model in r.read().decode():
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}")
+        time.sleep(1)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     if not Path(bundled_model()).exists():
@@ -54,17 +70,7 @@ def server(tmp_path_factory):
                                 stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                req = urllib.request.Request(f"{url}/models", headers={"Authorization": f"Bearer {KEY}"})
-                with urllib.request.urlopen(req, timeout=2) as r:
-                    assert ALIAS in r.read().decode()
-                break
-            except (OSError, AssertionError):
-                if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}") from None
-                time.sleep(0.5)
+        wait_until_serving(url, KEY, ALIAS, proc, log, timeout_s=120)
         yield url
     finally:
         proc.terminate()

@@ -8,12 +8,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from test_openai_engine import SCHEMA, Reply, conversations, free_port  # tests/ is on sys.path (rootdir)
+from test_openai_engine import (  # tests/ is on sys.path (rootdir)
+    SCHEMA,
+    Reply,
+    conversations,
+    free_port,
+    wait_until_serving,
+)
 
 from lfe_local.config import bundled_model
 from lfe_local.engines.hf_model import ensure_hf
@@ -39,17 +43,7 @@ def vllm_server(tmp_path_factory):
                                  "--dtype", "float32"], stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.time() + 400  # ~2 minutes here on 2 cores
-        while True:
-            try:
-                req = urllib.request.Request(f"{url}/models", headers={"Authorization": f"Bearer {KEY}"})
-                with urllib.request.urlopen(req, timeout=2) as r:
-                    assert "smol" in r.read().decode()
-                break
-            except (OSError, AssertionError):
-                if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"vLLM server did not start: {log.read_text()[-2000:]}") from None
-                time.sleep(2)
+        wait_until_serving(url, KEY, "smol", proc, log, timeout_s=400)  # ~2 minutes here on 2 cores
         yield url
     finally:
         proc.terminate()
