@@ -109,6 +109,7 @@ class Loop:
         self.new_run = new_run
         self.task = make_task(cfg.task["name"], {k: v for k, v in cfg.task.items() if k != "name"}, workspace)
         self._engine = None  # (adapter path, TransformersEngine) kept across a cycle's evaluations
+        self._calls: list[dict[str, Any]] = []  # the running stage's instructor calls (RecordedEngine's sink)
         self._splits: dict[str, list[Item]] | None = None
         self._embedder = None
         self._new_embeddings: list[dict] = []  # computed this stage, not yet stored
@@ -190,8 +191,12 @@ class Loop:
         name = stage.split("_")[0]
         work = getattr(self, f"_stage_{name}")
         args = (cycle, stage.split("_")[1]) if name == "eval" else (cycle,)
+        self._calls = []  # every instructor call of the stage, filled by the engines _instructor makes
         rows, summary = work(*args)  # heavy work happens here, outside any transaction
         seconds = time.perf_counter() - t0
+        if self._calls:
+            rows = {**rows, "calls": [{"run_id": self.run_id, "cycle": cycle, "stage": stage, "seq": i, **c}
+                                      for i, c in enumerate(self._calls)]}
         with self.store.transaction():
             for table, table_rows in rows.items():
                 if table == "sample_verdicts":
@@ -249,16 +254,25 @@ class Loop:
             self._engine = ((cycle, adapter), engine)
         return self._engine[1]
 
-    def _instructor(self):
+    def _instructor(self, purpose: str):
+        """The configured instructor engine, every call of it recorded for the stage's `calls` rows."""
+        from .engines.recorded import RecordedEngine
+
         icfg = self.cfg.instructor
         if icfg.engine == "openai":
             from .engines.openai_engine import OpenAIEngine
 
-            return OpenAIEngine(icfg.base_url, icfg.model, api_key_env=icfg.api_key_env, concurrency=icfg.concurrency,
-                                json_mode=icfg.json_mode, timeout_s=icfg.request_timeout_s)
-        from .engines.llama_cpp_engine import LlamaCppEngine
+            engine = OpenAIEngine(icfg.base_url, icfg.model, api_key_env=icfg.api_key_env,
+                                  concurrency=icfg.concurrency, json_mode=icfg.json_mode,
+                                  timeout_s=icfg.request_timeout_s)
+        else:
+            from .engines.llama_cpp_engine import LlamaCppEngine
 
-        return LlamaCppEngine(icfg.model, n_ctx=icfg.n_ctx, threads=icfg.threads, seed=self.cfg.run.seed)
+            engine = LlamaCppEngine(icfg.model, n_ctx=icfg.n_ctx, threads=icfg.threads, seed=self.cfg.run.seed)
+        recorded = RecordedEngine(engine, self._calls, backend=icfg.engine, model=icfg.model,
+                                  endpoint=icfg.base_url if icfg.engine == "openai" else "in-process")
+        recorded.purpose = purpose
+        return recorded
 
     def _drop_engine(self) -> None:
         if self._engine is not None:
@@ -471,7 +485,7 @@ class Loop:
         if not failures:
             return extra, "no errors to analyse"
         seed = self.cfg.run.seed * 100_000 + cycle * 10_000
-        engine = self._instructor()
+        engine = self._instructor("analysis" if self.cfg.run.strategy != "aug" else "new_problems")
         try:
             outcomes = ask(engine, jobs, cycle=cycle, temperature=icfg.temperature, max_tokens=icfg.max_tokens,
                            retries=icfg.retries, seed=seed, on_progress=self.rep.advance)
@@ -531,6 +545,7 @@ class Loop:
                              generator_messages(lesson, error_type, examples))
                 for j, ((error_type, examples), strategy) in enumerate(zip(groups, strategies, strict=True))]
         self.rep.stage_started(cycle, "instruct: generators", len(jobs))
+        engine.purpose = "generator"
         return write_generators(engine, jobs, temperature=icfg.temperature, max_tokens=icfg.max_tokens,
                                 retries=icfg.retries, seed=self.cfg.run.seed * 100_000 + cycle * 10_000 + 7_000,
                                 on_progress=self.rep.advance)
@@ -574,6 +589,7 @@ class Loop:
         if not jobs:
             return [], []
         self.rep.stage_started(cycle, "instruct: repairs", len(jobs))
+        engine.purpose = "generator_repair"
         # Sampled: at greedy the bundled 1.5B answered 5 of 5 repair requests with its code unchanged.
         fixed = write_generators(engine, jobs, temperature=max(icfg.temperature, RETRY_TEMPERATURE),
                                  max_tokens=icfg.max_tokens,
@@ -698,7 +714,7 @@ class Loop:
         queue = {gid: rng.sample(samples, min(2 * icfg.generator_checks, len(samples)))
                  for gid, samples in passing.items() if samples}
         by_gen: dict[str, list] = {gid: [] for gid in passing}
-        engine = self._instructor() if queue else None
+        engine = self._instructor("generator_check") if queue else None
         try:
             for round_ in range(2):
                 picked = {}
@@ -747,7 +763,7 @@ class Loop:
             return {}
         from .verify.answer_check import check_answers
 
-        engine = self._instructor()
+        engine = self._instructor("answer_check")
         try:
             # The same prompt and token budget the target gets for a question.
             return check_answers(engine, samples, n, messages=self.task.messages, score=self.task.score,

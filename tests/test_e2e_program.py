@@ -111,3 +111,19 @@ def test_the_run_reports_its_test_gain(workspace):
         assert res["test_ci_low"] <= res["test_delta"] <= res["test_ci_high"]
     else:
         assert res["test_delta"] is None and "val chose cycle 0" in proc.stdout
+
+
+def test_every_instructor_call_is_on_record(workspace):
+    con, _ = workspace
+    by_purpose = {r["purpose"]: r for r in rows(con, "SELECT * FROM instructor_usage")}
+    (analysis_attempts,) = con.execute("SELECT sum(attempts) FROM analyses").fetchone()
+    (generator_attempts,) = con.execute("SELECT sum(attempts) FROM generators").fetchone()
+    (fresh_solves,) = con.execute("SELECT count(*) FROM generator_checks").fetchone()
+    assert by_purpose["analysis"]["calls"] == analysis_attempts
+    assert sum(by_purpose[p]["calls"] for p in ("generator", "generator_repair") if p in by_purpose) == \
+        generator_attempts
+    assert by_purpose.get("generator_check", {"calls": 0})["calls"] == fresh_solves
+    assert all(r["backend"] == "llama_cpp" and r["seconds"] > 0 and r["completion_tokens"] > 0
+               for r in by_purpose.values())
+    stages = dict(con.execute("SELECT purpose, min(stage) FROM calls GROUP BY purpose").fetchall())
+    assert stages["analysis"] == "instruct" and stages.get("generator_check", "verify") == "verify"

@@ -82,6 +82,13 @@ def test_every_stage_wrote_rows(smoke):
     n_err, n_ok = query(ws, "SELECT count(*), count(*) FILTER (status = 'ok') FROM analyses")[0]
     assert n_err == 12 and n_ok >= 1
     assert query(ws, "SELECT count(*) FROM error_analyses")[0][0] == n_ok
+    # every instructor call is on record: one per attempt of each analysis, with its cost
+    attempts, tokens = query(ws, "SELECT sum(attempts), sum(completion_tokens) FROM analyses")[0]
+    calls = query(ws, "SELECT count(*), sum(completion_tokens), min(latency_s), max(retries) FROM instructor_calls "
+                      "WHERE purpose = 'analysis'")[0]
+    assert calls[:2] == (attempts, tokens) and calls[2] > 0 and calls[3] == 0
+    assert query(ws, "SELECT DISTINCT backend, endpoint, stage FROM instructor_calls") == [
+        ("llama_cpp", "in-process", "instruct")]
     funnel = dict(((s, r), n) for s, r, n in query(ws, "SELECT status, reason, sum(n) FROM sample_funnel GROUP BY ALL"))
     generated = funnel[("generated", None)]
     accepted = funnel.get(("accepted", None), 0)

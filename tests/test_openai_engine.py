@@ -164,7 +164,12 @@ def test_a_whole_run_with_the_served_instructor(server, key_env, tmp_path):
     (model,) = con.execute("SELECT instructor_model FROM runs").fetchone()
     assert model == ALIAS
     analyses = con.execute("SELECT status, attempts, completion_tokens, raw_reply FROM analyses").fetchall()
+    calls = con.execute("SELECT backend, model, endpoint, count(*), sum(completion_tokens), min(latency_s) "
+                        "FROM instructor_calls GROUP BY ALL").fetchall()
     con.close()
+    # every call on record with the server it went to
+    assert calls == [("openai", ALIAS, server, sum(a[1] for a in analyses), sum(a[2] for a in analyses), calls[0][5])]
+    assert calls[0][5] > 0
     assert len(analyses) == 6 and all(a[1] >= 1 and a[2] > 0 for a in analyses)
     assert any(status == "ok" for status, *_ in analyses)  # schema-constrained replies parse
     # The key was only ever in the environment: not in the database, not in the config.

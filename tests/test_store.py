@@ -17,9 +17,10 @@ from lfe_local.store import DB_NAME, SCHEMA_VERSION, Store
 
 TABLES = {"schema_version", "runs", "stages", "items", "evaluations", "analyses", "samples", "train_steps", "adapters",
           "item_embeddings", "neighbours", "error_clusters", "comparisons", "comparison_runs", "comparison_results",
-          "generators", "generator_checks"}
+          "generators", "generator_checks", "calls"}
 VIEWS = {"cycle_metrics", "error_analyses", "sample_funnel", "instructor_calls", "stage_times", "error_types",
-         "lec_neighbours", "strategy_comparison", "generator_yield", "generator_rejections", "run_results"}
+         "lec_neighbours", "strategy_comparison", "generator_yield", "generator_rejections", "run_results",
+         "instructor_usage"}
 RUN = "r1"
 T0 = dt.datetime(2024, 5, 6, 7, 8, 9)
 
@@ -64,7 +65,7 @@ def test_schema_tables_views_and_version(store):
     assert names(store.con, "BASE TABLE") == TABLES
     assert names(store.con, "VIEW") == VIEWS
     assert store.con.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
-    assert SCHEMA_VERSION == 4
+    assert SCHEMA_VERSION == 5
     for view in VIEWS:  # every view is queryable on an empty database
         assert store.con.execute(f"SELECT count(*) FROM {view}").fetchone() == (0,)
 
@@ -76,10 +77,10 @@ def test_version_1_database_is_migrated_in_place(db):
             s.insert("evaluations", [eval_row(0, "test", "a", True)])
         # Make it look like a database written by schema version 1.
         for view in ("error_types", "lec_neighbours", "strategy_comparison", "generator_yield",
-                     "generator_rejections", "sample_funnel", "run_results"):
+                     "generator_rejections", "sample_funnel", "run_results", "instructor_usage"):
             s.con.execute(f"DROP VIEW {view}")
         for table in ("item_embeddings", "neighbours", "error_clusters", "comparison_results", "comparison_runs",
-                      "comparisons", "generator_checks", "generators"):
+                      "comparisons", "generator_checks", "generators", "calls"):
             s.con.execute(f"DROP TABLE {table}")
         for table, column in (("items", "tests"), ("samples", "tests"), ("evaluations", "failure"),
                               ("evaluations", "detail"),  # added by version 3
@@ -91,7 +92,7 @@ def test_version_1_database_is_migrated_in_place(db):
         s.con.execute("DELETE FROM schema_version; INSERT INTO schema_version VALUES (1)")
     with Store(db) as s:
         assert names(s.con, "BASE TABLE") == TABLES and names(s.con, "VIEW") == VIEWS
-        assert s.con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall() == [(1,), (4,)]
+        assert s.con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall() == [(1,), (5,)]
         # Rows written before task versions existed carry none: they are never reused as current.
         assert s.con.execute("SELECT task_version FROM evaluations WHERE item_id = 'a'").fetchone() == (None,)
         assert s.run(RUN)["task_version"] is None
@@ -115,7 +116,7 @@ def test_reopen_keeps_data_and_one_version_row(db):
         with s.transaction():
             s.insert("evaluations", [eval_row(0, "test", "a", True)])
     with Store(db) as s:  # migrating again must not duplicate or drop anything
-        assert s.con.execute("SELECT count(*), max(version) FROM schema_version").fetchone() == (1, 4)
+        assert s.con.execute("SELECT count(*), max(version) FROM schema_version").fetchone() == (1, SCHEMA_VERSION)
         run = s.latest_run()
         assert run["run_id"] == RUN and run["status"] == "running"
         assert s.evaluations(RUN, 0, "test") == [{"item_id": "a", "response": "r", "extracted": "1", "correct": True,

@@ -17,6 +17,7 @@ class Generation:
     completion_tokens: int
     seconds: float  # wall time attributed to this generation
     finish_reason: str  # "stop" or "length"
+    retries: int = 0  # transport retries the engine's client made before this reply (HTTP engines)
 
 
 class ChatEngine(Protocol):

@@ -83,12 +83,15 @@ class OpenAIEngine:
                     mode = candidate
                     break
                 self._settle(candidate)
-                return reply
+                return reply, 0
             else:
                 self._settle("none")
         fmt = _response_format(mode, schema)
         try:
-            return self.client.chat.completions.create(**kwargs, **({"response_format": fmt} if fmt else {}))
+            # The raw response says how many times the client retried (timeouts, 429, 5xx).
+            raw = self.client.chat.completions.with_raw_response.create(
+                **kwargs, **({"response_format": fmt} if fmt else {}))
+            return raw.parse(), raw.retries_taken
         except self._errors.AuthenticationError as err:
             raise LfeError(f"instructor ({self.endpoint}): the server refused the API key read from "
                            f"${self.api_key_env}: {_short(err)}") from None
@@ -107,7 +110,8 @@ class OpenAIEngine:
     def _one(self, messages: Messages, max_tokens: int, temperature: float, schema: dict | None,
              seed: int | None) -> Generation:
         t0 = time.perf_counter()
-        reply = self._create(messages, max_tokens=max_tokens, temperature=temperature, schema=schema, seed=seed)
+        reply, retries = self._create(messages, max_tokens=max_tokens, temperature=temperature, schema=schema,
+                                      seed=seed)
         choice = reply.choices[0]
         usage = reply.usage
         return Generation(
@@ -115,7 +119,7 @@ class OpenAIEngine:
             prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
             completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
             seconds=time.perf_counter() - t0,
-            finish_reason="length" if choice.finish_reason == "length" else "stop",
+            finish_reason="length" if choice.finish_reason == "length" else "stop", retries=retries,
         )
 
     def generate(self, conversations: list[Messages], *, max_tokens: int, temperature: float = 0.0,

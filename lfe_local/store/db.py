@@ -19,11 +19,11 @@ import pyarrow as pa
 from ..errors import LfeError
 
 DB_NAME = "lfe.duckdb"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _TABLES = ("runs", "stages", "items", "evaluations", "analyses", "samples", "train_steps", "adapters",
            "item_embeddings", "neighbours", "error_clusters", "comparisons", "comparison_runs", "comparison_results",
-           "generators", "generator_checks")
+           "generators", "generator_checks", "calls")
 
 
 def _now() -> dt.datetime:

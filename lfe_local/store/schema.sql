@@ -312,17 +312,50 @@ FROM generators g
 LEFT JOIN samples s ON s.run_id = g.run_id AND s.generator_id = g.generator_id
 GROUP BY ALL;
 
+-- Every instructor call, one row per generation (a retry after an unusable reply is a call of its
+-- own), whatever the engine: what it was for, where it went, how long it took, what it cost.
+CREATE TABLE IF NOT EXISTS calls (
+    run_id       VARCHAR NOT NULL,
+    cycle        INTEGER NOT NULL,
+    stage        VARCHAR NOT NULL,     -- instruct | verify
+    seq          INTEGER NOT NULL,     -- order of completion within the stage
+    purpose      VARCHAR NOT NULL,     -- analysis | new_problems | generator | generator_repair | generator_check | answer_check
+    backend      VARCHAR NOT NULL,     -- llama_cpp | openai
+    model        VARCHAR NOT NULL,     -- instructor.model: a GGUF path, or the served model's name
+    endpoint     VARCHAR NOT NULL,     -- "in-process", or the server's base URL
+    started_at   TIMESTAMP NOT NULL,
+    seconds      DOUBLE NOT NULL,      -- latency of this generation
+    prompt_tokens     INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    retries      INTEGER NOT NULL,     -- transport retries (timeouts, 429, 5xx) before the reply
+    finish_reason VARCHAR NOT NULL,    -- stop | length
+    temperature  DOUBLE NOT NULL,
+    max_tokens   INTEGER NOT NULL,
+    json_schema  BOOLEAN NOT NULL,     -- the reply was constrained to a JSON schema
+    PRIMARY KEY (run_id, cycle, stage, seq)
+);
+
 -- Rejected generator instances by reason (instances that never became samples are in generator_yield).
 CREATE OR REPLACE VIEW generator_rejections AS
 SELECT run_id, cycle, generator_id, reason, count(*)::INTEGER AS n
 FROM samples WHERE generator_id IS NOT NULL AND status = 'rejected'
 GROUP BY run_id, cycle, generator_id, reason;
 
+-- Every instructor call (schema 5; before, this view summed the analyses per strategy and status,
+-- which instructor_usage now does).
 CREATE OR REPLACE VIEW instructor_calls AS
-SELECT run_id, cycle, strategy, status, failure, count(*)::INTEGER AS n,
-       sum(attempts)::INTEGER AS attempts, sum(completion_tokens)::BIGINT AS completion_tokens,
-       sum(seconds)::DOUBLE AS seconds
-FROM analyses GROUP BY run_id, cycle, strategy, status, failure;
+SELECT run_id, cycle, stage, seq, purpose, backend, model, endpoint, started_at, seconds AS latency_s,
+       prompt_tokens, completion_tokens, retries, finish_reason, json_schema,
+       completion_tokens / nullif(seconds, 0) AS tokens_per_s
+FROM calls;
+
+-- Instructor cost per cycle, purpose and backend.
+CREATE OR REPLACE VIEW instructor_usage AS
+SELECT run_id, cycle, purpose, backend, model, count(*)::INTEGER AS calls, sum(retries)::INTEGER AS retries,
+       sum(prompt_tokens)::BIGINT AS prompt_tokens, sum(completion_tokens)::BIGINT AS completion_tokens,
+       sum(seconds)::DOUBLE AS seconds,
+       sum(completion_tokens) / nullif(sum(seconds), 0) AS tokens_per_s
+FROM calls GROUP BY run_id, cycle, purpose, backend, model;
 
 -- What each finished run bought: the best cycle (chosen on val) against cycle 0 on the test split.
 CREATE OR REPLACE VIEW run_results AS
