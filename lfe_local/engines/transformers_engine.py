@@ -9,8 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .. import offline  # noqa: F401
+from ..errors import LfeError
 from ..hardware import bf16_supported, n_threads
-from .base import Generation, Messages
+from .base import ADAPTER_PROBE, Generation, Messages
 from .hf_model import load_model, load_tokenizer
 
 
@@ -24,8 +25,24 @@ class TransformersEngine:
         self.batch_size = batch_size
         self.tokenizer = load_tokenizer(hf_dir)
         self.tokenizer.padding_side = "left"  # decoder-only: new tokens must follow the prompt directly
-        self.model = load_model(hf_dir, device, adapter=adapter).eval()
+        self.model = load_model(hf_dir, device, adapter=adapter, merge=False).eval()
+        if adapter:
+            self._check_adapter_applied(adapter)
+            self.model = self.model.merge_and_unload()  # plain weights generate faster than LoRA hooks
         self.autocast = bf16 == "on" or (bf16 == "auto" and bf16_supported(device))
+
+    def _check_adapter_applied(self, adapter: str) -> None:
+        """The probe's next-token logits must move with the adapter, or the run stops here."""
+        import torch
+
+        ids = self.tokenizer(self.render(ADAPTER_PROBE), return_tensors="pt", add_special_tokens=False).to(self.device)
+        with torch.inference_mode():
+            tuned = self.model(**ids).logits[0, -1]
+            with self.model.disable_adapter():
+                base = self.model(**ids).logits[0, -1]
+        if (tuned - base).abs().max().item() < 1e-6:
+            raise LfeError(f"{adapter}: the adapter loaded but changes nothing on a probe prompt "
+                           "(not applied: check its target modules against the model)")
 
     def render(self, messages: Messages) -> str:
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)

@@ -324,7 +324,7 @@ CREATE TABLE IF NOT EXISTS calls (
     model        VARCHAR NOT NULL,     -- instructor.model: a GGUF path, or the served model's name
     endpoint     VARCHAR NOT NULL,     -- "in-process", or the server's base URL
     started_at   TIMESTAMP NOT NULL,
-    seconds      DOUBLE NOT NULL,      -- latency of this generation
+    seconds      DOUBLE NOT NULL,      -- latency of this generation (in-process batches: its share of the batch)
     prompt_tokens     INTEGER NOT NULL,
     completion_tokens INTEGER NOT NULL,
     retries      INTEGER NOT NULL,     -- transport retries (timeouts, 429, 5xx) before the reply

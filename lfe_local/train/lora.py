@@ -57,16 +57,23 @@ def train_lora(hf_dir: Path, conversations: list[tuple[list[dict], str]], out_di
     if not examples:  # every response was cut away by max_length: nothing to train, no adapter
         return TrainResult(adapter_dir=None, steps=[], n_examples=0, seconds=time.perf_counter() - t_start)
 
-    base = load_model(hf_dir, device)
-    base.config.use_cache = False
-    if init_adapter:
-        model = PeftModel.from_pretrained(base, init_adapter, is_trainable=True)
+    use_bf16 = cfg.bf16 == "on" or (cfg.bf16 == "auto" and bf16_supported(device))
+    modules = cfg.target_modules if cfg.target_modules == "all-linear" else [
+        m.strip() for m in cfg.target_modules.split(",") if m.strip()]
+    if cfg.backend == "unsloth":
+        from .unsloth_backend import unsloth_lora_model
+
+        model = unsloth_lora_model(hf_dir, cfg, modules, device=device, bf16=use_bf16, init_adapter=init_adapter,
+                                   seed=seed)
     else:
-        modules = cfg.target_modules if cfg.target_modules == "all-linear" else [
-            m.strip() for m in cfg.target_modules.split(",") if m.strip()]
-        lcfg = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                          target_modules=modules, task_type="CAUSAL_LM")
-        model = get_peft_model(base, lcfg)
+        base = load_model(hf_dir, device)
+        base.config.use_cache = False
+        if init_adapter:
+            model = PeftModel.from_pretrained(base, init_adapter, is_trainable=True)
+        else:
+            lcfg = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                              target_modules=modules, task_type="CAUSAL_LM")
+            model = get_peft_model(base, lcfg)
     model.train()
 
     steps_per_epoch = math.ceil(len(examples) / cfg.batch_size)
@@ -76,7 +83,6 @@ def train_lora(hf_dir: Path, conversations: list[tuple[list[dict], str]], out_di
     opt = torch.optim.AdamW(params, lr=cfg.learning_rate, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup))))
-    use_bf16 = cfg.bf16 == "on" or (cfg.bf16 == "auto" and bf16_supported(device))
     logs: list[StepLog] = []
     step = 0
     for epoch in range(cfg.epochs):
