@@ -53,5 +53,10 @@ def bf16_supported(device: str) -> bool:
     return cpu_bf16_supported()
 
 
+def use_bf16(setting: str, device: str) -> bool:
+    """A config's bf16 switch resolved: "on", "off", or "auto" = where the hardware has bf16 units."""
+    return setting == "on" or (setting == "auto" and bf16_supported(device))
+
+
 def n_threads() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -250,11 +250,10 @@ class Loop:
             self._drop_engine()
             if tcfg.engine == "vllm":
                 from .engines.vllm_engine import VllmEngine
-                from .hardware import bf16_supported
+                from .hardware import use_bf16
 
-                bf16 = tcfg.bf16 == "on" or (tcfg.bf16 == "auto" and bf16_supported(self._device()))
-                engine = VllmEngine(str(self._hf_dir()), adapter=adapter, dtype="bfloat16" if bf16 else "float32",
-                                    seed=self.cfg.run.seed)
+                dtype = "bfloat16" if use_bf16(tcfg.bf16, self._device()) else "float32"
+                engine = VllmEngine(str(self._hf_dir()), adapter=adapter, dtype=dtype, seed=self.cfg.run.seed)
             else:
                 from .engines.transformers_engine import TransformersEngine
 

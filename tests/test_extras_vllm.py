@@ -125,38 +125,21 @@ def test_an_adapter_that_changes_nothing_is_refused(hf_dir, tmp_path):
         VllmEngine(str(hf_dir), adapter=path, dtype="float32", max_model_len=1024)
 
 
+# The smoke preset (tests/test_e2e_smoke.py's run), with both engines moved to vLLM.
 RUN_CONFIG = """
-[run]
-cycles = 1
-
-[task]
-name = "arith"
-train_size = 24
-val_size = 8
-test_size = 8
-
 [target]
 engine = "vllm"
-max_new_tokens = 96
 bf16 = "off"
 
 [instructor]
 engine = "vllm"
 model = "{instructor}"
-budget = 12
-max_errors = 12
-max_new_per_error = 1
-max_tokens = 700
-
-[train]
-epochs = 2
-batch_size = 4
-learning_rate = 5e-4
 """
 
 
 def lfe_run(ws: Path, *args: str) -> None:
-    proc = subprocess.run([sys.executable, "-m", "lfe_local", "run", "-w", str(ws), "--display", "plain", *args],
+    proc = subprocess.run([sys.executable, "-m", "lfe_local", "run", "-w", str(ws), "--preset", "smoke",
+                           "--display", "plain", *args],
                           capture_output=True, text=True, env={**os.environ, "COLUMNS": "160"}, timeout=1500)
     assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout[-3000:]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .. import offline  # noqa: F401
 from ..errors import LfeError
-from ..hardware import bf16_supported, n_threads
+from ..hardware import n_threads, use_bf16
 from .base import ADAPTER_PROBE, Generation, Messages
 from .hf_model import load_model, load_tokenizer
 
@@ -29,7 +29,7 @@ class TransformersEngine:
         if adapter:
             self._check_adapter_applied(adapter)
             self.model = self.model.merge_and_unload()  # plain weights generate faster than LoRA hooks
-        self.autocast = bf16 == "on" or (bf16 == "auto" and bf16_supported(device))
+        self.autocast = use_bf16(bf16, device)
 
     def _check_adapter_applied(self, adapter: str) -> None:
         """The probe's next-token logits must move with the adapter, or the run stops here."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from .. import offline  # noqa: F401
 from ..config import TrainConfig
 from ..engines.hf_model import load_model, load_tokenizer
-from ..hardware import bf16_supported, n_threads
+from ..hardware import n_threads, use_bf16
 from .data import IGNORE, Example, collate, encode
 
 
@@ -57,13 +57,13 @@ def train_lora(hf_dir: Path, conversations: list[tuple[list[dict], str]], out_di
     if not examples:  # every response was cut away by max_length: nothing to train, no adapter
         return TrainResult(adapter_dir=None, steps=[], n_examples=0, seconds=time.perf_counter() - t_start)
 
-    use_bf16 = cfg.bf16 == "on" or (cfg.bf16 == "auto" and bf16_supported(device))
+    bf16 = use_bf16(cfg.bf16, device)
     modules = cfg.target_modules if cfg.target_modules == "all-linear" else [
         m.strip() for m in cfg.target_modules.split(",") if m.strip()]
     if cfg.backend == "unsloth":
         from .unsloth_backend import unsloth_lora_model
 
-        model = unsloth_lora_model(hf_dir, cfg, modules, device=device, bf16=use_bf16, init_adapter=init_adapter,
+        model = unsloth_lora_model(hf_dir, cfg, modules, device=device, bf16=bf16, init_adapter=init_adapter,
                                    seed=seed)
     else:
         base = load_model(hf_dir, device)
@@ -98,7 +98,7 @@ def train_lora(hf_dir: Path, conversations: list[tuple[list[dict], str]], out_di
         for b, batch in enumerate(batches):
             t0 = time.perf_counter()
             inputs = {k: v.to(device) for k, v in collate(batch, tok.pad_token_id).items()}
-            ctx = torch.autocast(device, dtype=torch.bfloat16) if use_bf16 else contextlib.nullcontext()
+            ctx = torch.autocast(device, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
             with ctx:
                 loss = model(**inputs).loss
             loss.backward()
