@@ -119,6 +119,10 @@ class Loop:
         t0 = time.perf_counter()
         self.workspace.mkdir(parents=True, exist_ok=True)
         _ = self.splits  # a bad dataset row fails here, before any run row is written
+        if self.cfg.train.backend == "unsloth":
+            from .train.unsloth_backend import import_unsloth
+
+            import_unsloth()  # its patches must precede the first model load (evaluation's)
         self.store = Store(self.workspace / DB_NAME)
         try:
             self.run_id = self._open_run()
