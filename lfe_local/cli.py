@@ -119,13 +119,17 @@ def score(
     responses: Path = typer.Option(..., "--responses", help='JSONL: {"id" or "task_id", "response" or "completion"} per line.'),
     data: Path | None = typer.Option(None, "--data", help="The task's data file with the gold (not needed for humaneval or arith)."),
     timeout: float | None = typer.Option(None, "--timeout", help="Seconds per program for code tasks (default 3)."),
+    scorer: str = typer.Option("strict", "--scorer",
+                               help="strict (lfe-local's: one committed answer), paper (the reference "
+                                    "implementation's extraction) or both (both accuracies and the responses "
+                                    "they judge differently)."),
 ) -> None:
     """Score responses made elsewhere: one JSON object per response on stdout (id, extracted, correct,
     failure, detail), the accuracy summary on stderr. No model is loaded."""
     from .workspace import score_file
 
     try:
-        score_file(task, data, responses, timeout)
+        score_file(task, data, responses, timeout, scorer)
     except LfeError as err:
         _fail(err)
 

@@ -323,6 +323,8 @@ def render_toml(preset: str | None) -> str:
             lines.append("# test_size, agreement, program_timeout_s. File tasks (gsm8k, gsm_plus, mmlu, arc, mbpp, humaneval,")
             lines.append("# bbh): path, test_path, val_path, val_size, test_size, limit_train, limit_test, seed; gsm8k and")
             lines.append("# gsm_plus also agreement, program_timeout_s; mbpp and humaneval timeout_s; bbh prompt_path.")
+            lines.append("# Every task: scorer = \"strict\" (lfe-local's: a response must commit to one answer) or")
+            lines.append("# \"paper\" (the reference implementation's lenient extraction, for numbers next to the paper's).")
             for key, value in section.items():
                 lines.append(f"{key} = {_toml_value(value)}")
             lines.append("")

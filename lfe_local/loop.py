@@ -28,7 +28,7 @@ from . import __version__, offline  # noqa: F401
 from .config import Config
 from .errors import LfeError
 from .store import DB_NAME, Store
-from .tasks import make_task
+from .tasks import make_task, scorer_of
 from .tasks.base import Item, Sample, Verdict
 from .tui import NullReporter, Reporter
 
@@ -56,6 +56,9 @@ def config_differences(old_json: str, cfg: Config) -> list[str]:
     """Keys whose value differs between a stored run's config and `cfg`. run.cycles may change
     (more cycles continue a run), and keys a newer lfe-local added are not differences."""
     old, new = _flatten(json.loads(old_json)), _flatten(cfg.model_dump())
+    # A config without task.scorer scores strictly: switching to "paper" mid-run is a difference.
+    for flat in (old, new):
+        flat.setdefault("task.scorer", scorer_of({}))
     return sorted(k for k in old if k != "run.cycles" and k in new and old[k] != new[k])
 
 
@@ -67,8 +70,9 @@ def base_key(cfg: Config, split: str, task_version: int | None, lfe_version: str
     """What a cycle-0 evaluation of `split` depends on: runs with the same key share it. The task's
     version (its prompt and scorer) and lfe-local's (its generation code) are part of it: a change
     to either must never reuse stale results."""
-    data = {"task": cfg.task, "task_version": task_version, "lfe_version": lfe_version,
-            "target": cfg.target.model_dump()}
+    # The scorer on its own key, so that leaving it out and writing the default are the same key.
+    data = {"task": {k: v for k, v in cfg.task.items() if k != "scorer"}, "scorer": scorer_of(cfg.task),
+            "task_version": task_version, "lfe_version": lfe_version, "target": cfg.target.model_dump()}
     if split == "train":
         data["run"] = {"seed": cfg.run.seed, "train_eval_size": cfg.run.train_eval_size}
     return _digest(data)
@@ -80,6 +84,8 @@ def fingerprint(cfg: Config, ignore: tuple[str, ...] = ("cycles",)) -> str:
     data = cfg.model_dump()
     for key in ignore:
         data["run"].pop(key)
+    if data["task"].get("scorer") == scorer_of({}):
+        data["task"].pop("scorer")  # the default written out is the default left out
     return _digest(data)
 
 
@@ -347,14 +353,14 @@ class Loop:
         adapter = self._adapter_path(cycle)
         rows = []
         for it, g in zip(items, gens, strict=True):
-            score = self.task.score(g.text, it)
+            score = self.task.score(g.text, it, self.task.scorer)  # generated samples are checked strictly
             rows.append({
                 "run_id": self.run_id, "cycle": cycle, "task": self.task.name, "split": split,
                 "item_id": it.item_id, "model": self.cfg.target.model, "adapter": adapter, "prompt": g.prompt,
                 "response": g.text, "extracted": score.extracted, "gold": it.answer, "correct": score.correct,
                 "prompt_tokens": g.prompt_tokens, "completion_tokens": g.completion_tokens,
                 "latency_s": g.seconds, "failure": score.failure, "detail": score.detail,
-                "task_version": self.task.version,
+                "task_version": self.task.version, "scorer": self.task.scorer,
             })
         n_ok = sum(r["correct"] for r in rows)
         return {"evaluations": rows}, f"{n_ok}/{len(rows)} correct"

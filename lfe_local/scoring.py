@@ -10,8 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import LfeError
-from .tasks.base import Item, Task
+from .tasks.base import Item, Score, Task
+from .tasks.paper_scoring import SCORERS
 from .tasks.records import read_records
+
+SCORE_MODES = (*SCORERS, "both")
 
 
 @dataclass(frozen=True)
@@ -44,16 +47,26 @@ def _match(items: list[Item], responses: list[Response], data_name: str) -> list
     return pairs
 
 
+def _verdict(s: Score, scorer: str) -> dict:
+    out = {"extracted": s.extracted, "correct": s.correct, "failure": s.failure, "detail": s.detail}
+    return {**out, "rule": s.rule} if scorer == "paper" else out
+
+
 def score_responses(task: Task, items: list[Item], responses: list[Response],
-                    data_name: str = "the data") -> Iterator[dict]:
-    """One dict per response, in the file's order: id, extracted, correct, failure, detail."""
+                    data_name: str = "the data", scorer: str = "strict") -> Iterator[dict]:
+    """One dict per response, in the file's order: id, scorer, extracted, correct, failure, detail
+    (paper: and the rule that found the answer). With scorer "both": id, one such verdict under
+    "strict" and one under "paper", and whether they agree."""
+    if scorer not in SCORE_MODES:
+        raise ValueError(f"scorer must be one of {', '.join(SCORE_MODES)}, not {scorer!r}")
     pairs = _match(items, responses, data_name)
 
     def one(pair: tuple[Item, Response]) -> dict:
         item, r = pair
-        s = task.score(r.text, item)
-        return {"id": item.item_id, "extracted": s.extracted, "correct": s.correct, "failure": s.failure,
-                "detail": s.detail}
+        if scorer != "both":
+            return {"id": item.item_id, "scorer": scorer, **_verdict(task.score(r.text, item, scorer), scorer)}
+        both = {name: _verdict(task.score(r.text, item, name), name) for name in SCORERS}
+        return {"id": item.item_id, **both, "agree": both["strict"]["correct"] == both["paper"]["correct"]}
 
     # Code scoring waits on sandboxed subprocesses, so threads overlap them.
     with ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)) as pool:
@@ -74,3 +87,26 @@ def summary_line(rows: list[dict], n_items: int) -> str:
     return line + (f"; failures: {failures}" if failures else "")
 
 
+def summary_lines(rows: list[dict], n_items: int, scorer: str) -> list[str]:
+    """The summary: one accuracy line, or with "both" one per scorer, then the responses the two
+    judge differently, each with what either extracted."""
+    if scorer != "both":
+        return [summary_line(rows, n_items)]
+    lines = [f"{name}: {summary_line([{'id': r['id'], **r[name]} for r in rows], n_items)}" for name in SCORERS]
+    differ = [r for r in rows if not r["agree"]]
+    lines.append(f"the scorers differ on {len(differ)} of {len(rows)} responses" + (":" if differ else ""))
+    return lines + [f"  {r['id']}: " + " | ".join(f"{name} {_judged(r[name])}" for name in SCORERS) for r in differ]
+
+
+def _judged(v: dict) -> str:
+    said = f"extracted {_short(v['extracted'])}" if v["extracted"] is not None else "extracted nothing"
+    if v.get("rule"):
+        said += f" ({v['rule']})"
+    verdict = "right" if v["correct"] else f"wrong ({v['failure'] or 'wrong'})"
+    return f"{verdict}, {said}" + (f": {_short(v['detail'], 80)}" if v["detail"] and not v["correct"] else "")
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """One line, quoted, cut: code is long and spans lines."""
+    flat = text.replace("\n", "\\n")
+    return repr(flat if len(flat) <= limit else flat[: limit - 1] + "…")

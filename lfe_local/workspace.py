@@ -182,16 +182,19 @@ def tasks_table(workspace: Path) -> Table:
     return table
 
 
-def score_file(task_name: str, data: Path | None, responses: Path, timeout_s: float | None = None) -> None:
+def score_file(task_name: str, data: Path | None, responses: Path, timeout_s: float | None = None,
+               scorer: str = "strict") -> None:
     """`lfe score`: one JSON object per response on stdout, the summary on stderr."""
     import json
     import sys
 
-    from .scoring import read_responses, score_responses, summary_line
+    from .scoring import SCORE_MODES, read_responses, score_responses, summary_lines
     from .tasks import TASKS, make_task
 
     if task_name not in TASKS:
         raise LfeError(f"--task: unknown task '{task_name}' (known: {', '.join(TASKS)})")
+    if scorer not in SCORE_MODES:
+        raise LfeError(f"--scorer: must be {', '.join(SCORE_MODES[:-1])} or {SCORE_MODES[-1]}, not '{scorer}'")
     options_model = TASKS[task_name][1]
     path_field = options_model.model_fields.get("path")
     if data is None and path_field is not None and path_field.is_required():
@@ -204,11 +207,12 @@ def score_file(task_name: str, data: Path | None, responses: Path, timeout_s: fl
     task = make_task(task_name, options, Path.cwd())
     items = task.items_from(data)
     rows = []
-    for row in score_responses(task, items, read_responses(responses), str(data or f"the bundled {task_name} data")):
+    for row in score_responses(task, items, read_responses(responses), str(data or f"the bundled {task_name} data"),
+                               scorer):
         print(json.dumps(row))
         rows.append(row)
     sys.stdout.flush()  # the JSON lines before the summary, when both go to one terminal
-    print(summary_line(rows, len(items)), file=sys.stderr)
+    print("\n".join(summary_lines(rows, len(items), scorer)), file=sys.stderr)
 
 
 def doctor_workspace(workspace: Path, preset: str | None) -> int:

@@ -40,6 +40,14 @@ def test_normalize_number(text, expected):
         ("First 12, then 48-2 = 46 left", "46"),  # "48-2" is a subtraction, not 48 and -2
         ("I think 3 or maybe 5.", "5"),
         ("No digits here.", None),
+        # a statement, line break(s), then the number, also in LaTeX or as a bullet
+        ("The answer is:\n\n42\n\nShe had 6 boxes of 7.", "42"),
+        ("The final answer is:\n\n\\[ \\boxed{42} \\]\n\nThat is 6 boxes of 7.", "42"),
+        ("The answer is: $$42$$ (6 boxes of 7)", "42"),
+        ("The answer is \\(\\boxed{7}\\), from 63 / 9.", "7"),
+        ("The answer is:\n\n- 42 apples, 3 left over", "42"),
+        ("The answer is:\n\n**$1,200** for 3 months", "1200"),
+        ("6 * 7 = 42, so the total is \\boxed{42}. Each of the 3 gets 14.", "42"),
     ],
 )
 def test_extract_answer_cascade(response, expected):

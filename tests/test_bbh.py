@@ -112,6 +112,11 @@ def test_bad_rows(tmp_path, prompt, row, field):
     ("So the answer is apple banana cherry.\nMore text", "apple banana cherry"),
     ("So the answer is True.\n\nQ: not False is\nA: Let's think step by step. So the answer is False.", "True"),
     ("I think it is True", None),
+    # the statement's line ends: the answer is on the next non-blank line
+    ("So the answer is:\n\n(A) Tuesday", "(A) Tuesday"),
+    ("So the answer is:\n**valid**.", "valid"),
+    ("So the answer is\n\n- True.\n\nBecause not False is True.", "True"),
+    ("So the answer is:", None),
 ])
 def test_stated_answer(response, stated):
     assert stated_answer(response) == stated

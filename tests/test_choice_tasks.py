@@ -48,6 +48,35 @@ OPTIONS = ["London", "Berlin", "Paris", "Rome"]
     ("Paris", "C"),
     ("The capital of France is Paris.", "C"),
     ("The answer is Paris.", "C"),
+    # a statement, line break(s), then the option's line (what 7B instruct models write)
+    ("Therefore, the answer is:\n\nC. Paris is the capital of France.", "C"),
+    ("Therefore, the answer is:\nC. Paris", "C"),
+    ("The answer is\n\nC. Paris", "C"),
+    ("The correct answer is:\n\n**C. Paris**", "C"),
+    ("The correct answer is:\n\n**C.** Paris", "C"),
+    ("The answer is:\n\n(C) Paris", "C"),
+    ("The answer is:\n\nC) Paris\n\nParis has been the capital since 987.", "C"),
+    ("**Answer:**\n\nC. Paris", "C"),
+    ("Answer:\n- C. Paris", "C"),
+    ("The answer is:\n\nC", "C"),
+    ("The answer is:\n\nParis.", "C"),
+    ("Based on the information provided, the most suitable answer would be:\n\nC. Paris", "C"),
+    ("The best treatment option for this patient would be:\n\nC. Paris", "C"),
+    ("Therefore, the answer to this question is:\n\nC. Paris.", "C"),
+    ("The incorrect options are:\nA. London\nB. Berlin\n\nThe correct answer is:\nC. Paris", "C"),
+    ("The correct answer is:\n\nC. Paris\n\nExplanation:\nA. London is in England.\nB. Berlin is in Germany.", "C"),
+    # a line completing the question's sentence, then the option
+    ("The capital of France is:\n\nC. Paris", "C"),
+    ("In the end, the seat of the French government is in:\n\nC. Paris\n\nIt has been since 987.", "C"),
+    # an option discussed after a colon does not outvote a statement
+    ("Let me rule one option out:\n\nA. London is in England.\n\nSo the answer is C.", "C"),
+    ("**Explanation:**\nA. London is in England, so it is wrong.\n\nC", "C"),
+    # an option cited by its letter and its own text inside a sentence
+    ("The most suitable answer to the question is C. Paris.", "C"),
+    ("The capital of France is C. Paris, which is also its largest city.", "C"),
+    ("Based on the map, the capital is most likely Paris (C).", "C"),
+    ("The capital is Paris (option C), on the Seine.", "C"),
+    ("The city that best fits is C: Paris.", "C"),
 ])
 def test_extract_letter_finds_the_claim(response, expected):
     assert extract_letter(response, "ABCD", OPTIONS) == (expected, None)
@@ -71,6 +100,19 @@ def test_extract_letter_finds_the_claim(response, expected):
     ("A. London is in England.\nB. Berlin is in Germany.\nC. Paris is in France.\nD. Rome is in Italy.", "no_answer"),
     ("(A) London is in England. (C) Paris is in France.", "no_answer"),
     ("", "no_answer"),
+    # below a statement: several options are a list, not a choice
+    ("So, the answer is:\n\nB. Berlin\nor\nC. Paris", "no_answer"),
+    ("The options are:\nA. London\nB. Berlin\nC. Paris\nD. Rome", "no_answer"),
+    ("The answer is:\n\nParis or Rome", "ambiguous"),
+    # a statement that walks on through the options
+    ("Let's check each answer choice:\n\nA. London is in England.\n\nB. Berlin is in Germany.", "no_answer"),
+    ("Let's look at it:\n\nA. London is in England.\n\nIt is not in France.\n\nB. Berlin is not either.",
+     "no_answer"),
+    ("If the answer were:\n\nA. the first one, we would need a map.", "no_answer"),
+    ("Suppose the answer is:\n\nA. the first one. Then we would need a map.", "no_answer"),
+    # citing several options by letter and text compares them
+    ("London (A) is in England, Paris (C) is in France.", "ambiguous"),
+    ("Muscle weakness (A) is not a side effect, and loss of memory (B) is not either.", "no_answer"),
 ])
 def test_extract_letter_refuses_to_guess(response, failure):
     assert extract_letter(response, "ABCD", OPTIONS) == (None, failure)

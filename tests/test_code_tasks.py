@@ -63,6 +63,14 @@ def test_raw_full_function_without_the_chat_around_it():
     assert extract_code(reply, "add") == "def add(a, b):\n    # plain sum\n\n    return a + b\n"
 
 
+def test_indented_code_block_after_a_statement_is_a_whole_function():
+    reply = "Here is the function:\n\n    def add(a: int, b: int) -> int:\n        return a + b\n\nIt adds them."
+    assert extract_code(reply, "add") == "def add(a: int, b: int) -> int:\n    return a + b\n"
+    assert HE.score(reply, ADD).correct and MBPP.score(reply.replace(": int", "").replace(" -> int", ""), MBPP_ADD).correct
+    # a body continuing the prompt keeps its indentation, even with an import in it
+    assert extract_code("    import math\n    return a + b\n", "add") == "    import math\n    return a + b\n"
+
+
 def test_no_code():
     assert extract_code("", "add") is None
     assert extract_code("I am not sure how to solve this.", "add") is None

@@ -20,6 +20,7 @@ from lfe_local.config import (
     render_toml,
 )
 from lfe_local.errors import LfeError
+from lfe_local.tasks import make_task
 
 MODELS = '[target]\nmodel = "m.gguf"\n\n[instructor]\nmodel = "m.gguf"\n'
 
@@ -137,6 +138,16 @@ def test_unknown_task_option(ws):
 def test_bad_task_option_value(ws):
     msg = config_error(ws, MODELS + '[task]\nname = "arith"\ntrain_size = 0\n')
     assert "task.train_size" in msg
+
+
+def test_task_scorer(ws):
+    msg = config_error(ws, MODELS + '[task]\nname = "arith"\nscorer = "lenient"\n')
+    assert "task.scorer" in msg and "'strict' or 'paper'" in msg
+    (ws / "train.jsonl").write_text('{"question": "1+1?", "answer": "2 #### 2"}\n')
+    write(ws, MODELS + '[task]\nname = "gsm8k"\npath = "train.jsonl"\nscorer = "paper"\n')
+    assert load_config(ws).task["scorer"] == "paper"
+    assert make_task("gsm8k", {"path": "train.jsonl", "scorer": "paper"}, ws).scorer == "paper"
+    assert make_task("arith", {}, ws).scorer == "strict"
 
 
 def test_gsm8k_missing_path(ws):

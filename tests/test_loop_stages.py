@@ -11,7 +11,8 @@ import pytest
 
 from lfe_local import __version__
 from lfe_local.config import Config, bundled_model
-from lfe_local.loop import Loop, base_key
+from lfe_local.engines.base import Generation
+from lfe_local.loop import Loop, base_key, config_differences, fingerprint
 from lfe_local.store import DB_NAME, Store
 
 T0 = dt.datetime(2026, 1, 2, 3, 4, 5)
@@ -67,12 +68,65 @@ def add_donor(store: Store, cfg: Config, run_id: str, task_version, lfe_version)
         store.mark_stage(run_id, 0, "eval_test", T0, 1.0, "done")
 
 
-@pytest.mark.parametrize(("task_version", "lfe_version", "reused"), [
-    (1, __version__, True), (None, None, False), (0, __version__, False), (1, "0.0.1", False)])
-def test_cycle0_evaluation_is_reused_only_under_the_same_versions(loop, task_version, lfe_version, reused):
-    assert loop.task.version == 1
+@pytest.mark.parametrize(("versions_back", "lfe_version", "reused"), [
+    (0, __version__, True), (None, None, False), (1, __version__, False), (0, "0.0.1", False)])
+def test_cycle0_evaluation_is_reused_only_under_the_same_versions(loop, versions_back, lfe_version, reused):
+    task_version = None if versions_back is None else loop.task.version - versions_back
     add_donor(loop.store, loop.cfg, "old", task_version, lfe_version)
     assert loop._base_donor("test") == ("old" if reused else None)
+
+
+def scored_config(scorer: str | None) -> Config:
+    task = {"name": "arith", "train_size": 6, "val_size": 2, "test_size": 2}
+    return Config.model_validate({"task": task if scorer is None else {**task, "scorer": scorer}})
+
+
+def test_the_scorer_is_part_of_the_base_key_fingerprint_and_resume_check():
+    strict, default, paper = scored_config("strict"), scored_config(None), scored_config("paper")
+    assert base_key(strict, "test", 2, "0.1.0") == base_key(default, "test", 2, "0.1.0")
+    assert base_key(paper, "test", 2, "0.1.0") != base_key(default, "test", 2, "0.1.0")
+    assert base_key(paper, "train", 2, "0.1.0") != base_key(default, "train", 2, "0.1.0")
+    assert fingerprint(strict) == fingerprint(default) != fingerprint(paper)
+    # A run made without the key, continued with scorer = "paper", must not mix the two.
+    assert config_differences(default.model_dump_json(), paper) == ["task.scorer"]
+    assert config_differences(default.model_dump_json(), strict) == []
+
+
+@pytest.mark.parametrize(("donor_scorer", "reused"), [(None, True), ("strict", True), ("paper", False)])
+def test_a_base_evaluation_scored_one_way_is_never_reused_for_the_other(open_loop, donor_scorer, reused):
+    lp = open_loop(scored_config(None), "new")
+    add_donor(lp.store, scored_config(donor_scorer), "old", lp.task.version, __version__)
+    assert lp._base_donor("test") == ("old" if reused else None)
+
+
+class ScriptedTarget:
+    """The target's side of an evaluation: one fixed reply per question (the scorer, the stage and
+    the store are the real ones)."""
+
+    def __init__(self, reply):
+        self.reply = reply
+
+    def generate(self, convs, max_tokens, on_progress=None):
+        return [Generation(self.reply(c[-1]["content"]), c[-1]["content"], 5, 7, 0.01, "stop") for c in convs]
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize(("scorer", "correct"), [(None, True), ("paper", False)])
+def test_the_eval_stage_scores_with_the_configured_scorer_and_records_it(open_loop, scorer, correct):
+    lp = open_loop(scored_config(scorer), "new")
+    lp.store.create_run({"run_id": "new", "task": "arith", "strategy": "le", "n_cycles": 1, "fingerprint": "f",
+                         "config_json": lp.cfg.model_dump_json(), "target_model": "t", "instructor_model": "i"})
+    gold = {it.question: it.answer for it in lp.splits["test"]}
+    # Right for the strict scorer; the paper's takes the last number, 3.
+    lp._engine = ((0, None), ScriptedTarget(
+        lambda prompt: f"The answer is {next(a for q, a in gold.items() if q in prompt)}, after 3 steps."))
+    lp._run_stage(0, "eval_test")
+    rows = lp.store._all("SELECT scorer, correct, extracted FROM evaluations WHERE run_id = 'new'")
+    assert len(rows) == 2 and {(r["scorer"], r["correct"]) for r in rows} == {(scorer or "strict", correct)}
+    assert lp.store._all("SELECT scorer, accuracy FROM cycle_metrics WHERE run_id = 'new'") == [
+        {"scorer": scorer or "strict", "accuracy": float(correct)}]
 
 
 def test_a_train_stage_with_every_sample_too_long_trains_nothing(open_loop):

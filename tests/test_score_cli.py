@@ -48,6 +48,42 @@ def test_score_multiple_choice_by_line_number(tmp_path):
     assert out.stderr.strip() == "accuracy 2/4 = 50.0%; 3 of 3 items answered; failures: ambiguous 1, wrong_answer 1"
 
 
+def test_score_both_shows_the_responses_the_scorers_judge_differently(tmp_path):
+    write_jsonl(tmp_path / "mmlu.jsonl", [
+        {"id": "capital", "question": "Capital of France?", "choices": ["London", "Berlin", "Paris", "Rome"],
+         "answer": 2}])
+    write_jsonl(tmp_path / "answers.jsonl", [
+        {"id": "capital", "response": "Therefore, the answer is:\n\nC. Paris"},
+        {"id": "capital", "response": "The answer is C or B."},
+        {"id": "capital", "response": "A city on the Seine, Paris, is the capital."},
+    ])
+    out = lfe("score", "--task", "mmlu", "--data", "mmlu.jsonl", "--responses", "answers.jsonl", "--scorer", "both",
+              cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    rows = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [(r["strict"]["extracted"], r["paper"]["extracted"], r["agree"]) for r in rows] == [
+        ("C", "C", True), (None, "C", False), ("C", "A", False)]
+    assert rows[1]["paper"]["rule"] == "answer statement" and "rule" not in rows[1]["strict"]
+    assert out.stderr.splitlines() == [
+        "strict: accuracy 2/3 = 66.7%; 1 of 1 items answered; failures: ambiguous 1",
+        "paper: accuracy 2/3 = 66.7%; 1 of 1 items answered; failures: wrong_answer 1",
+        "the scorers differ on 2 of 3 responses:",
+        "  capital: strict wrong (ambiguous), extracted nothing | paper right, extracted 'C' (answer statement)",
+        "  capital: strict right, extracted 'C' | paper wrong (wrong_answer), extracted 'A' (standalone letter)",
+    ]
+
+
+def test_score_paper_alone(tmp_path):
+    write_jsonl(tmp_path / "gsm8k.jsonl", [{"question": "9 eggs at $2?", "answer": "9 * 2 = 18\n#### 18"}])
+    write_jsonl(tmp_path / "r.jsonl", [{"id": 1, "response": "The answer is 18 dollars, for 9 eggs."}])
+    out = lfe("score", "--task", "gsm8k", "--data", "gsm8k.jsonl", "--responses", "r.jsonl", "--scorer", "paper",
+              cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"id": "1", "scorer": "paper", "extracted": "9", "correct": False,
+                                      "failure": "wrong_answer", "detail": None, "rule": "last number"}
+    assert out.stderr.strip() == "accuracy 0/1 = 0.0%; 1 of 1 items answered; failures: wrong_answer 1"
+
+
 def test_score_humaneval_bundled_with_failure_kinds(tmp_path):
     if not bundled_path().exists():
         pytest.skip("bundled HumanEval missing: run scripts/setup")
@@ -83,6 +119,8 @@ def test_score_humaneval_bundled_with_failure_kinds(tmp_path):
     (["--task", "arith", "--timeout", "2"], {"r.jsonl": ""}, "error: --timeout: task arith runs no code"),
     (["--task", "arith", "--data", "x.jsonl"], {"r.jsonl": "", "x.jsonl": ""},
      "error: task arith generates its items and reads no data file: leave out --data"),
+    (["--task", "arith", "--scorer", "lenient"], {"r.jsonl": ""},
+     "error: --scorer: must be strict, paper or both, not 'lenient'"),
 ])
 def test_score_bad_input_is_one_line(tmp_path, args, files, message):
     for name, text in files.items():
@@ -104,6 +142,6 @@ def test_tasks_lists_files_and_split_sizes(tmp_path):
     i = next(i for i, line in enumerate(lines) if line.startswith("│ arc "))
     arc = lines[i]
     assert "arc.jsonl" in "".join(lines[i:i + 3])  # the files cell may wrap onto the next line
-    assert arc.split("│")[-4:-1] == ["     5 ", "   2 ", "    3 "] and arc.split("│")[2].strip() == "1"  # version
+    assert arc.split("│")[-4:-1] == ["     5 ", "   2 ", "    3 "] and arc.split("│")[2].strip() == "2"  # version
     assert any(line.startswith("│ humaneval ") and "    66 " in line for line in lines)
     assert any(line.startswith("│ mmlu ") and "task.path: missing (required)" in line for line in lines)

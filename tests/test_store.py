@@ -65,7 +65,7 @@ def test_schema_tables_views_and_version(store):
     assert names(store.con, "BASE TABLE") == TABLES
     assert names(store.con, "VIEW") == VIEWS
     assert store.con.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
-    assert SCHEMA_VERSION == 5
+    assert SCHEMA_VERSION == 6
     for view in VIEWS:  # every view is queryable on an empty database
         assert store.con.execute(f"SELECT count(*) FROM {view}").fetchone() == (0,)
 
@@ -87,18 +87,67 @@ def test_version_1_database_is_migrated_in_place(db):
                               ("evaluations", "task_version"), ("runs", "task_version"), ("runs", "lfe_version"),
                               *(("runs", c) for c in ("test_base", "test_best", "test_delta", "test_ci_low",
                                                       "test_ci_high", "test_items")),
-                              ("samples", "generator_id"), ("samples", "program_output")):  # by version 4
+                              ("samples", "generator_id"), ("samples", "program_output"),  # by version 4
+                              ("evaluations", "scorer")):  # by version 6
             s.con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         s.con.execute("DELETE FROM schema_version; INSERT INTO schema_version VALUES (1)")
     with Store(db) as s:
         assert names(s.con, "BASE TABLE") == TABLES and names(s.con, "VIEW") == VIEWS
-        assert s.con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall() == [(1,), (5,)]
+        assert s.con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall() == [(1,), (6,)]
         # Rows written before task versions existed carry none: they are never reused as current.
         assert s.con.execute("SELECT task_version FROM evaluations WHERE item_id = 'a'").fetchone() == (None,)
         assert s.run(RUN)["task_version"] is None
         assert s.evaluations(RUN, 0, "test")[0]["item_id"] == "a"
         s.insert("evaluations", [{**eval_row(0, "test", "b", False), "failure": "timeout", "detail": "d"}])
         assert s.con.execute("SELECT failure FROM evaluations WHERE item_id = 'b'").fetchone() == ("timeout",)
+
+
+def _version_5_database(db: Path) -> None:
+    """A database as schema 5 wrote it: no evaluations.scorer, cycle_metrics without it, and
+    two evaluations of a finished run."""
+    with Store(db) as s:
+        s.create_run(run_row())
+        s.con.execute("DROP VIEW cycle_metrics")
+        s.con.execute("ALTER TABLE evaluations DROP COLUMN scorer")
+        s.con.execute("""CREATE VIEW cycle_metrics AS SELECT run_id, cycle, task, split, count(*)::INTEGER AS n_items,
+                         avg(correct::INTEGER)::DOUBLE AS accuracy FROM evaluations GROUP BY run_id, cycle, task, split""")
+        with s.transaction():
+            s.insert("evaluations", [eval_row(0, "test", "a", True), eval_row(0, "test", "b", False)])
+        s.con.execute("DELETE FROM schema_version; INSERT INTO schema_version VALUES (5)")
+    con = duckdb.connect(str(db), read_only=True)
+    assert "scorer" not in {c[0] for c in con.execute("DESCRIBE evaluations").fetchall()}
+    con.close()
+
+
+def test_version_5_database_gains_the_scorer_in_place(db):
+    _version_5_database(db)
+    with Store(db, read_only=True) as s:  # read-only opens never migrate: the old view still answers
+        assert s.con.execute("SELECT * FROM cycle_metrics").fetchall() == [(RUN, 0, "arith", "test", 2, 0.5)]
+    with Store(db) as s:
+        assert s.con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall() == [(5,), (6,)]
+        # Every evaluation before schema 6 was judged by the strict scorer.
+        assert s.con.execute("SELECT item_id, scorer FROM evaluations ORDER BY 1").fetchall() == [
+            ("a", "strict"), ("b", "strict")]
+        assert s.accuracies(RUN) == [{"cycle": 0, "split": "test", "n_items": 2, "accuracy": 0.5}]
+        assert s.con.execute("SELECT * FROM cycle_metrics").fetchall() == [(RUN, 0, "arith", "test", 2, 0.5, "strict")]
+        with s.transaction():
+            s.insert("evaluations", [{**eval_row(1, "test", "a", True), "scorer": "paper"}])
+        assert s.con.execute("SELECT cycle, scorer, accuracy FROM cycle_metrics ORDER BY 1").fetchall() == [
+            (0, "strict", 0.5), (1, "paper", 1.0)]
+    with Store(db) as s:  # opening again changes nothing
+        assert s.con.execute("SELECT count(*), max(version) FROM schema_version").fetchone() == (2, 6)
+
+
+def test_the_named_migration_fills_a_scorer_column_without_values(db):
+    """What rows written before schema 6 say is decided by migration 6, not by the column's
+    default alone: here the column exists without values, as a hand-made database may have it."""
+    _version_5_database(db)
+    con = duckdb.connect(str(db))
+    con.execute("ALTER TABLE evaluations ADD COLUMN scorer VARCHAR")  # no default: both rows NULL
+    assert con.execute("SELECT count(*) FROM evaluations WHERE scorer IS NULL").fetchone() == (2,)
+    con.close()
+    with Store(db) as s:
+        assert s.con.execute("SELECT DISTINCT scorer FROM evaluations").fetchall() == [("strict",)]
 
 
 def test_embeddings_are_replaced_when_the_text_changes(store):

@@ -19,7 +19,14 @@ import pyarrow as pa
 from ..errors import LfeError
 
 DB_NAME = "lfe.duckdb"
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
+
+# What schema.sql cannot do by adding tables and columns, in order: (version, name, statements),
+# each run once, after schema.sql, on a database last written below that version.
+MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
+    # Every evaluation before schema 6 was judged by lfe-local's own scorer.
+    (6, "evaluations_scorer", ("UPDATE evaluations SET scorer = 'strict' WHERE scorer IS NULL",)),
+)
 
 _TABLES = ("runs", "stages", "items", "evaluations", "analyses", "samples", "train_steps", "adapters",
            "item_embeddings", "neighbours", "error_clusters", "comparisons", "comparison_runs", "comparison_results",
@@ -67,6 +74,10 @@ class Store:
             self.con.execute(sql)
             have = self.con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
             if have is None or have < SCHEMA_VERSION:
+                for version, _name, statements in MIGRATIONS:
+                    if have is not None and have < version:
+                        for statement in statements:
+                            self.con.execute(statement)
                 self.con.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])
 
     # -- transactions --------------------------------------------------------------------

@@ -1,7 +1,9 @@
--- lfe-local DuckDB schema, version 4 (2 added the LEC, taxonomy and comparison tables; 3 added
+-- lfe-local DuckDB schema, version 6 (2 added the LEC, taxonomy and comparison tables; 3 added
 -- code tests and failure kinds; 4 added task versions, program outputs and problem generators;
--- every statement is idempotent, so running this file migrates an older database). Bump
--- schema_version and add a migration when it changes.
+-- 5 the instructor calls; 6 the scorer of each evaluation). Every statement is idempotent, so
+-- running this file brings an older database's tables and views up to date; what adding cannot do
+-- (filling a new column for the rows written before it) is a named migration in db.py. Bump
+-- SCHEMA_VERSION in db.py when this file changes.
 -- Tables are the record; the views at the bottom are the documented public API (see README).
 
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -84,11 +86,13 @@ CREATE TABLE IF NOT EXISTS evaluations (
                                        -- timeout, an exception name (code), ...; NULL when correct
     detail      VARCHAR,               -- e.g. the failing assert of a code answer (shown to the instructor)
     task_version INTEGER,              -- the version of the task that prompted and scored (NULL: before schema 4)
+    scorer      VARCHAR DEFAULT 'strict', -- who judged: strict (lfe-local's extraction) or paper (the reference's)
     PRIMARY KEY (run_id, cycle, split, item_id)
 );
 ALTER TABLE evaluations ADD COLUMN IF NOT EXISTS failure VARCHAR;
 ALTER TABLE evaluations ADD COLUMN IF NOT EXISTS detail VARCHAR;
 ALTER TABLE evaluations ADD COLUMN IF NOT EXISTS task_version INTEGER;
+ALTER TABLE evaluations ADD COLUMN IF NOT EXISTS scorer VARCHAR DEFAULT 'strict';
 
 -- One row per instructor call (an analysed error), successful or failed after retries.
 CREATE TABLE IF NOT EXISTS analyses (
@@ -269,12 +273,14 @@ CREATE TABLE IF NOT EXISTS comparison_results (
 
 -- Public views -------------------------------------------------------------------------
 
+-- One row per evaluation, as before schema 6, plus the scorer that judged it (a run has one).
 CREATE OR REPLACE VIEW cycle_metrics AS
 SELECT run_id, cycle, task, split,
        count(*)::INTEGER AS n_items,
-       avg(correct::INTEGER)::DOUBLE AS accuracy
+       avg(correct::INTEGER)::DOUBLE AS accuracy,
+       coalesce(scorer, 'strict') AS scorer
 FROM evaluations
-GROUP BY run_id, cycle, task, split;
+GROUP BY run_id, cycle, task, split, coalesce(scorer, 'strict');
 
 CREATE OR REPLACE VIEW error_analyses AS
 SELECT a.run_id, a.cycle, a.task, a.item_id, i.question,

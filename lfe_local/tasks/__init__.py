@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from lfe_local.errors import LfeError
 from lfe_local.tasks.arith import ArithTask
@@ -15,12 +15,10 @@ from lfe_local.tasks.gsm8k import Gsm8kTask, GsmPlusTask
 from lfe_local.tasks.humaneval import HumanEvalOptions, HumanEvalTask
 from lfe_local.tasks.mbpp import MbppOptions, MbppTask
 from lfe_local.tasks.multiple_choice import ArcOptions, ArcTask, MmluOptions, MmluTask
-from lfe_local.tasks.options import FileOptions
+from lfe_local.tasks.options import FileOptions, ScoringOptions
 
 
-class ArithOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ArithOptions(ScoringOptions):
     seed: int = 1234
     train_size: int = Field(400, ge=1)
     val_size: int = Field(100, ge=0)
@@ -75,6 +73,11 @@ def make_task(name: str, options: dict, base_dir: Path) -> Task:
     """Build a task from config options; relative paths resolve against `base_dir`."""
     parsed = parse_options(name, options, base_dir)
     return TASKS[name][0](**parsed.model_dump())
+
+
+def scorer_of(task_section: dict) -> str:
+    """The scorer a config's [task] section asks for (validated by parse_options): "strict" or "paper"."""
+    return task_section.get("scorer") or ScoringOptions().scorer
 
 
 def task_and_files(name: str, options: dict, base_dir: Path) -> tuple[Task, dict[str, Path]]:

@@ -16,8 +16,12 @@ NUMBER = rf"(?:(?<![\w)])-)?\$?{_DIGITS}"
 _NUMBER_RE = re.compile(NUMBER)
 
 _HASHES_RE = re.compile(rf"####\s*\**\s*({NUMBER})")
+# What may stand between a statement and its number, on its line or the lines below: markup, a
+# bullet and LaTeX openers ("The answer is:" + a blank line + "\\[ \\boxed{42} \\]", "is: $$42$$").
+_OPENERS = r"(?:\s|[*_$]|^[ \t]*[-\u2022][ \t]|\\[(\[]|\\boxed\s*\{|\\text(?:bf)?\s*\{)*"
 # "The final answer is $1,200." / "answer is: 42" / "the answer is **42**"
-_ANSWER_IS_RE = re.compile(rf"answer\s+is\s*:?\s*[*_]*\s*({NUMBER})", re.IGNORECASE)
+_ANSWER_IS_RE = re.compile(rf"answer\s+is\s*:?{_OPENERS}({NUMBER})", re.IGNORECASE | re.MULTILINE)
+_BOXED_RE = re.compile(rf"\\boxed\s*\{{{_OPENERS}({NUMBER})", re.MULTILINE)
 
 _CANON_RE = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)")
 
@@ -41,8 +45,9 @@ def normalize_number(text: str | None) -> str | None:
 
 
 def marked_answer(text: str) -> str | None:
-    """The answer stated with an explicit marker ("#### N", then "the answer is N"), normalised; else None."""
-    for pattern in (_HASHES_RE, _ANSWER_IS_RE):
+    """The answer stated with an explicit marker ("#### N", then "the answer is N", then
+    "\\boxed{N}"), normalised; else None."""
+    for pattern in (_HASHES_RE, _ANSWER_IS_RE, _BOXED_RE):
         found = pattern.findall(text)
         if found:
             return normalize_number(found[-1])
@@ -56,7 +61,8 @@ def last_number(text: str) -> str | None:
 
 
 def extract_answer(response: str) -> str | None:
-    """The response's final answer: "#### N", else "the answer is N", else the last number in the text."""
+    """The response's final answer: "#### N", else "the answer is N", else "\\boxed{N}", else the
+    last number in the text."""
     return marked_answer(response) or last_number(response)
 
 

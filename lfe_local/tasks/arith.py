@@ -13,6 +13,7 @@ from collections.abc import Callable
 from lfe_local.errors import LfeError
 from lfe_local.tasks.base import SPLITS, Item
 from lfe_local.tasks.math_task import MathTask
+from lfe_local.tasks.paper_scoring import check_scorer
 from lfe_local.verify.dedup import normalize_text
 
 NAMES = [
@@ -156,7 +157,7 @@ TEMPLATES: list[Callable[[random.Random], Generated]] = [
 
 class ArithTask(MathTask):
     name = "arith"
-    version = 1  # bump when the prompt, answer extraction or scoring changes: results are keyed by it
+    version = 2  # bump when the prompt, answer extraction or scoring changes: results are keyed by it
 
     def __init__(
         self,
@@ -166,8 +167,10 @@ class ArithTask(MathTask):
         test_size: int = 200,
         agreement: str = "program",
         program_timeout_s: float = 5.0,
+        scorer: str = "strict",
     ):
         super().__init__(agreement=agreement, program_timeout_s=program_timeout_s)
+        self.scorer = check_scorer(scorer)
         self.seed = seed
         self.sizes = {"train": train_size, "val": val_size, "test": test_size}
 

@@ -30,6 +30,7 @@ class Score:
     failure: str | None = None  # why not correct, as a short kind: no_answer, ambiguous, wrong_answer,
     #                             syntax_error, timeout, an exception name, ...
     detail: str | None = None  # what an instructor is shown about the failure (e.g. the test error)
+    rule: str | None = None  # paper scorer: which of its rules found the answer ("standalone letter", ...)
 
 
 @dataclass
@@ -118,6 +119,8 @@ class Task(Protocol):
     # Bumped whenever what a score means changes (prompt, answer extraction, scoring); stored with
     # every evaluation, and a cycle-0 evaluation is only reused under the same version.
     version: int
+    # The scorer the config chose for evaluations (option `scorer`): "strict" or "paper".
+    scorer: str
     lesson: Lesson
 
     def load(self) -> dict[str, list[Item]]:
@@ -133,7 +136,11 @@ class Task(Protocol):
         """Chat messages that ask the target to answer `question`."""
         ...
 
-    def score(self, response: str, item: Item) -> Score: ...
+    def score(self, response: str, item: Item, scorer: str = "strict") -> Score:
+        """Judge `response` against `item`'s gold. scorer "strict": lfe-local's own extraction
+        (a response must commit to one answer); "paper": the reference implementation's, as
+        tasks/paper_scoring.py reproduces it."""
+        ...
 
     def training_response(self, solution: str, answer: str | None) -> str:
         """The assistant text the target is trained to produce for a verified sample."""

@@ -19,6 +19,7 @@ from lfe_local.tasks.answers import strip_closing
 from lfe_local.tasks.base import Demo, Item, Lesson, Sample, Score, Verdict
 from lfe_local.tasks.file_task import FileTask
 from lfe_local.tasks.options import FileOptions, resolve_file
+from lfe_local.tasks.paper_scoring import bbh_answer, check_scorer
 from lfe_local.tasks.records import Record, read_records
 
 _ANSWER_IS_RE = re.compile(r"the answer is", re.IGNORECASE)
@@ -56,15 +57,22 @@ def read_prompt(path: Path) -> str:
 
 def stated_answer(text: str) -> str | None:
     """What follows the last "the answer is" (up to the end of its line and sentence), without
-    markdown and the closing period; None if there is none."""
+    markdown and the closing period; None if there is none. A statement whose line ends there
+    ("So the answer is:\n\n(A) Tuesday") answers on the next non-blank line."""
     text = _NEXT_QUESTION_RE.split(text, maxsplit=1)[0]
     found = list(_ANSWER_IS_RE.finditer(text))
     if not found:
         return None
-    rest = text[found[-1].end():].split("\n", 1)[0]
-    rest = re.split(r"\.(?=\s|$)", rest, maxsplit=1)[0]  # a sentence ends; "3.5" does not end one
-    rest = rest.replace("**", "").strip().lstrip(":").strip()
-    return rest or None
+    line, *below = text[found[-1].end():].split("\n")
+    if not _bare(line):
+        line = next((b for b in below if b.strip()), "")
+    rest = re.split(r"\.(?=\s|$)", line, maxsplit=1)[0]  # a sentence ends; "3.5" does not end one
+    return _bare(rest) or None
+
+
+def _bare(text: str) -> str:
+    """`text` without markdown emphasis, a bullet and the statement's colon."""
+    return re.sub(r"^[-\u2022]\s+", "", text.replace("**", "").strip().lstrip(":").strip()).strip()
 
 
 def normalize(text: str) -> str:
@@ -144,7 +152,7 @@ LESSON = Lesson(
 
 class BbhTask(FileTask):
     name = "bbh"
-    version = 1  # bump when the prompt, answer extraction or scoring changes: results are keyed by it
+    version = 2  # bump when the prompt, answer extraction or scoring changes: results are keyed by it
     lesson = LESSON
 
     def __init__(self, path: str | Path, prompt_path: str | Path | None = None, **files):
@@ -162,7 +170,11 @@ class BbhTask(FileTask):
         shots = f"{self.fewshot}\n\n" if self.fewshot else ""
         return [{"role": "user", "content": f"{shots}Q: {question}\nA: Let's think step by step."}]
 
-    def score(self, response: str, item: Item) -> Score:
+    def score(self, response: str, item: Item, scorer: str = "strict") -> Score:
+        if check_scorer(scorer) == "paper":
+            said, rule = bbh_answer(response)
+            correct = said.lower() == item.answer.lower()
+            return Score(said, correct, None if correct else "wrong_answer", rule=rule)
         extracted = stated_answer(response)
         if extracted is None:
             return Score(extracted=None, correct=False, failure="no_answer")

@@ -3,8 +3,9 @@ letter a free-text response commits to, and the instructor's lesson for multiple
 
 `extract_letter` refuses to guess: a response that claims two different letters is "ambiguous",
 and letters in passing ("A cat sat...", "(B) is wrong because...") are not claims. Only an explicit
-answer statement, a response that is (or starts or ends with) a bare letter, or a final sentence
-naming exactly one option's text counts.
+answer statement (also with its answer on the line below), a response that is (or starts or ends
+with) a bare letter, the one option cited by letter and text, or a final sentence naming exactly
+one option's text counts.
 """
 
 from __future__ import annotations
@@ -16,12 +17,20 @@ from lfe_local.tasks.base import Demo, Lesson
 # One option line: "A. text", also "A) text" and "(A) text", which small instructors often write.
 _OPTION_LINE_RE = re.compile(r"^\s*(?:\(([A-Z])\)|([A-Z])[.)])\s+(\S.*?)\s*$")
 
-# "the answer is", "The correct answer would be", "Final answer:", "the best option is", "Answer ="
+# "the answer is", "The correct answer would be", "Final answer:", "the best option is", "Answer =",
+# "the answer to this question is"
 _STATEMENT_RE = re.compile(
-    r"\b(?:(?:final|correct|right|best)\s+(?:answer|option|choice)|answer)\b[*_]*\s*"
+    r"\b(?:(?:final|correct|right|best)\s+(?:answer|option|choice)|answer)\b[*_]*"
+    r"(?:\s+(?:to|for)\s+(?:this|the)\s+question)?\s*"
     r"(?:is|would\s+be|should\s+be|will\s+be|must\s+be|:|=)\s*:?",
     re.IGNORECASE,
 )
+# An option cited by its letter *and* its own text inside a sentence ("The most likely diagnosis
+# is D. Tetralogy of Fallot.", "agrees with statement B: People's ...") or by its text and then
+# its letter ("is most likely a liverwort (B)"). The option text is matched by its first words.
+_CITED_WORDS = 6
+_CITATION_BEFORE = r"(?:\(({letter})\)|({letter})[.):])[\s*_\"']+"
+_CITATION_AFTER = r"[\s*_\"']*\((?i:option\s+)?{letter}\)"
 # "If the answer is A, ..." states a hypothesis, not an answer.
 _HYPOTHESIS_RE = re.compile(r"\b(?:if|whether|suppose|assuming|assume)\s+(?:the\s+)?(?:\w+\s+)?$", re.IGNORECASE)
 # What may stand before a letter: markup, quotes, "option", "either", LaTeX \boxed{.
@@ -72,15 +81,22 @@ def extract_letter(response: str, letters: str = "ABCD",
 
     In order, the first rule that finds a claim decides:
     1. explicit statements ("The answer is (B)", "Answer: B", "the correct option is B"), all of
-       them: two statements naming different letters are ambiguous;
+       them: two statements naming different letters are ambiguous; a statement may put its answer
+       on the next line ("The most suitable answer is:\n\nB. Berlin"), but a block of several
+       option lines after it is a list, not a choice;
     2. a bare letter opening the response ("B) because...", "(B)", "**B**") or as its last line
        ("...\\n\\nSo, B.");
+    2a. the one option line below a line that ends in a colon ("In the long run, a firm:\\n\\nA.
+       earns zero profit"), unless a later line opens with another option;
+    2b. the one option the response cites by its letter and its own text inside a sentence ("the
+       most likely diagnosis is D. Tetralogy of Fallot", "... is most likely a liverwort (B)");
     3. option text: the response is, or its last sentence names, exactly one option's text.
     A response whose sentences open with different letters walks through the options: only
-    rule 1 and a closing bare letter count there.
+    rules 1 and 2b and a closing bare letter count there.
     """
     text = response.strip()
-    claims = _statement_claims(text, letters, options)
+    announced, after_colon = _announced_claims(text, letters, options)
+    claims = _statement_claims(text, letters, options) | announced
     # A response that walks through the options ("A. London is... B. Berlin is...") opens with a
     # letter and ends naming an option without choosing either.
     walks = len(_sentence_openers(text, letters)) > 1
@@ -88,6 +104,11 @@ def extract_letter(response: str, letters: str = "ABCD",
         claims = _closing_claim(text, letters)
         if not walks:
             claims |= _opening_claim(text, letters)
+    if not claims:
+        claims = after_colon if len(after_colon) == 1 else set()
+    if not claims and options:
+        cited = _cited_options(text, letters, options)
+        claims = cited if len(cited) == 1 else set()  # citing several options compares them
     if not claims and options and not walks:
         claims = _named_options(text, letters, options)
     if len(claims) > 1:
@@ -140,6 +161,100 @@ def _statement_claims(text: str, letters: str, options: list[str] | None) -> set
             sentence = _SENTENCE_END_RE.split(clause.strip(), maxsplit=1)[0]
             claims |= _named_options(sentence, letters, options)
     return claims
+
+
+# A line that announces its answer on the lines below it: it ends, past markup, in a copula or in
+# an answer word and a colon ("Therefore, the answer is:", "the best treatment option would be:",
+# "**Answer:**"). A plural noun ("the options:") introduces a list instead.
+_ANNOUNCE_RE = re.compile(r"(?:\b(?:is|are|be)[\s*_]*:?|\b(?:answer|option|choice)[\s*_]*:)[\s*_#]*$", re.IGNORECASE)
+# Any other line ending in a colon may complete the question's sentence ("In the long run, a
+# firm:\n\nA. earns zero profit") or introduce a walk through the options ("Let's see:\n\nA. ...").
+_COLON_END_RE = re.compile(r":[\s*_#]*$")
+_HYPOTHETICAL_LINE_RE = re.compile(r"^\W*(?:if|whether|suppose|supposing|assuming|assume)\b", re.IGNORECASE)
+# An option line in the layout models copy from the question: "A. text", "B) text", "(C) text".
+_OPTION_OPENER_RE = re.compile(r"^[\s*_]*(?:[-\u2022][ \t]+)?[*_]*(?:\(([A-Z])\)|([A-Z])[.)])")
+
+
+def _paragraphs_after(lines: list[str], start: int) -> tuple[list[str], list[str]]:
+    """The first paragraph (run of non-blank lines) from line `start` on, and the first line of
+    the paragraph after it (as a list: empty when there is none)."""
+    i = start
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    j = i
+    while j < len(lines) and lines[j].strip():
+        j += 1
+    k = j
+    while k < len(lines) and not lines[k].strip():
+        k += 1
+    return lines[i:j], lines[k:k + 1]
+
+
+def _opener(line: str, letters: str) -> str | None:
+    found = _OPTION_OPENER_RE.match(line)
+    letter = found and (found.group(1) or found.group(2))
+    return letter if letter and letter in letters else None
+
+
+def _announced_claims(text: str, letters: str, options: list[str] | None) -> tuple[set[str], set[str]]:
+    """Letters answered on the line(s) below an announcing line ("the answer is:\n\nA. text"),
+    and, apart, those below any other line ending in a colon (weaker: rule 2a)."""
+    lines = text.splitlines()
+    claims: set[str] = set()
+    after_colon: set[str] = set()
+    for n, line in enumerate(lines):
+        found = _ANNOUNCE_RE.search(line)
+        strong = found is not None
+        if not strong:
+            found = _COLON_END_RE.search(line)
+        if found is None or _HYPOTHESIS_RE.search(line[max(0, found.start() - 40):found.start()]) \
+                or _HYPOTHETICAL_LINE_RE.match(line):
+            continue
+        block, following = _paragraphs_after(lines, n + 1)
+        if not block:
+            continue
+        first = re.sub(r"^\s*[-\u2022]\s+", "", block[0])
+        listed = _letter_list(first, letters)
+        if listed is None:
+            # "The answer is:\n\nParis." names the option by its text.
+            if options and _STATEMENT_RE.search(line):
+                sentence = _SENTENCE_END_RE.split(first.strip(), maxsplit=1)[0]
+                named = _named_options(sentence, letters, options)
+                claims |= named if len(named) == 1 else set()
+            continue
+        shown = set(listed) | {x for x in (_opener(b, letters) for b in block[1:]) if x}
+        # After an answer statement, only a next paragraph that opens with another option walks
+        # on ("Check each choice:\n\nA) ...\n\nB) ..."); an explanation may still discuss the
+        # others. After a mere colon, any later option line does.
+        later = following if strong else lines[n + 1 + len(block):]
+        walks_on = any(x not in shown for x in (_opener(f, letters) for f in later) if x)
+        # Several options under the announcement list them ("The options are:").
+        if len(shown) == 1 and not walks_on:
+            (claims if strong else after_colon).update(shown)
+    return claims, after_colon
+
+
+def _sentence_start(text: str, pos: int) -> bool:
+    """Whether `pos` opens the text, a line or a sentence (past markup and quotes)."""
+    before = re.sub(r"[\s*_\"'`(\[]+$", "", text[:pos])
+    return not before or before[-1] in ".!?:\n" or "\n" in text[len(before):pos]
+
+
+def _cited_options(text: str, letters: str, options: list[str]) -> set[str]:
+    """Letters of the options cited inside a sentence by letter and own text, in either order. A
+    citation that opens a sentence or line is a walk through the options, not a choice."""
+    cited = set()
+    for letter, option in zip(letters, options, strict=False):
+        words = re.sub(r"[*_`\"]", " ", option).strip(" .").split()[:_CITED_WORDS]
+        if not words:
+            continue
+        own = "(?i:" + r"[\s*_]+".join(map(re.escape, words)) + ")"
+        for found in re.finditer(_CITATION_BEFORE.format(letter=letter) + own, text):
+            if not _sentence_start(text, found.start()):
+                cited.add(letter)
+        if re.search(r"(?<!\w)" + own + _CITATION_AFTER.format(letter=letter), text):
+            cited.add(letter)
+    return cited
 
 
 def _sentence_openers(text: str, letters: str) -> set[str]:

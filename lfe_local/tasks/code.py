@@ -21,6 +21,7 @@ from pathlib import Path
 from lfe_local.sandbox import Limits, run_untrusted
 from lfe_local.tasks.base import Demo, Item, Lesson, Sample, Score, Verdict
 from lfe_local.tasks.file_task import FileTask
+from lfe_local.tasks.paper_scoring import check_scorer, code_after_def
 
 MAX_DETAIL = 300
 # What ast.parse of model-written code may raise besides SyntaxError (null bytes, deep nesting, huge input).
@@ -98,7 +99,7 @@ def _raw_code(text: str) -> str | None:
         return None
     rest = "\n".join(lines[start:]).strip("\n").rstrip()
     if _parses(rest) or _parses("def _():\n" + rest):
-        return rest + "\n"  # all code (a multi-line expression may have lines that do not parse alone)
+        return _unindented(rest) + "\n"  # all code (a multi-line expression may have lines that do not parse alone)
     kept = [lines[start]]
     for line in lines[start + 1:]:
         prose = (line.strip() and not line[0].isspace() and not _CODE_KEYWORD_RE.match(line)
@@ -107,7 +108,18 @@ def _raw_code(text: str) -> str | None:
             break
         kept.append(line)
     code = "\n".join(kept).strip("\n").rstrip()
-    return code + "\n" if code.strip() else None
+    return _unindented(code) + "\n" if code.strip() else None
+
+
+def _unindented(code: str) -> str:
+    """A markdown indented code block ("Here it is:\n\n    def f(x):\n        ...") holds a whole
+    program: dedented when that defines a function or class and parses. A body continuing the
+    prompt ("    return x") keeps its indentation."""
+    dedented = textwrap.dedent(code)
+    if dedented != code and re.search(r"^(?:async[ \t]+)?(?:def|class)[ \t]", dedented, re.MULTILINE) \
+            and _parses(dedented):
+        return dedented
+    return code
 
 
 def _is_main_guard(node: ast.stmt) -> bool:
@@ -260,12 +272,22 @@ class CodeTask(FileTask):
             failure = result.kind  # timeout | exit | killed | no_result | refused
         return Run(failure, _one_line(result.detail or failure))
 
-    def score(self, response: str, item: Item) -> Score:
+    def score(self, response: str, item: Item, scorer: str = "strict") -> Score:
+        if check_scorer(scorer) == "paper":
+            return self._score_paper(response, item)
         code = extract_code(response, item.answer)
         if code is None:
             return Score(None, False, "no_code", "no Python code found in the response")
         outcome = self.run(self.program(item, code))
         return Score(code, outcome.failure is None, outcome.failure, outcome.detail)
+
+    def _score_paper(self, response: str, item: Item) -> Score:
+        """The reference scripts' program: HumanEval's prompt + the body below `def entry_point`;
+        MBPP's code from `def entry_point` on (imports above it dropped); then the tests."""
+        code, rule = code_after_def(response, item.answer, with_def=not self.continues_prompt)
+        head = item.question if self.continues_prompt else ""
+        outcome = self.run(without_main_guard(head + code) + "\n" + label_asserts(item.tests or ""))
+        return Score(code, outcome.failure is None, outcome.failure, outcome.detail, rule=rule)
 
     def training_response(self, solution: str, answer: str | None = None) -> str:
         code = extract_code(solution, answer) or solution

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from lfe_local.errors import LfeError
 from lfe_local.tasks.base import Item
+from lfe_local.tasks.paper_scoring import check_scorer
 from lfe_local.tasks.records import Record, read_records, split_rows
 
 
@@ -20,7 +21,9 @@ class FileTask:
 
     def __init__(self, path: str | Path | None = None, test_path: str | Path | None = None,
                  val_path: str | Path | None = None, val_size: int = 100, test_size: int = 200,
-                 limit_train: int | None = None, limit_test: int | None = None, seed: int = 1234):
+                 limit_train: int | None = None, limit_test: int | None = None, seed: int = 1234,
+                 scorer: str = "strict"):
+        self.scorer = check_scorer(scorer)
         self.path = Path(path) if path is not None else None
         self.test_path = Path(test_path) if test_path is not None else None
         self.val_path = Path(val_path) if val_path is not None else None
@@ -47,7 +50,8 @@ class FileTask:
             if item is None:
                 continue
             if item.item_id in seen:
-                raise LfeError(f"{rec.where}: field 'id' repeats {item.item_id!r} of {rec.unit} {seen[item.item_id]}")
+                field = next((f for f in ("id", "task_id") if rec.data.get(f) is not None), "id")
+                raise LfeError(f"{rec.where}: field '{field}' repeats {item.item_id!r} of {rec.unit} {seen[item.item_id]}")
             seen[item.item_id] = rec.number
             items.append(item)
         return items

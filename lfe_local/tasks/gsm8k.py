@@ -19,7 +19,7 @@ _ANNOTATION_RE = re.compile(r"<<[^<>]*>>")
 
 class Gsm8kTask(FileTask, MathTask):
     name = "gsm8k"
-    version = 1  # bump when the prompt, answer extraction or scoring changes: results are keyed by it
+    version = 2  # bump when the prompt, answer extraction or scoring changes: results are keyed by it
 
     def __init__(self, path: str | Path, agreement: str = "program", program_timeout_s: float = 5.0, **files):
         MathTask.__init__(self, agreement=agreement, program_timeout_s=program_timeout_s)
@@ -33,7 +33,7 @@ class Gsm8kTask(FileTask, MathTask):
         if gold is None:
             raise rec.error("answer", "has no final '#### <number>'")
         solution = _ANNOTATION_RE.sub("", answer[: final.start()]).strip()
-        return Item(str(rec.number), "all", question.strip(), gold, solution)
+        return Item(rec.own_id(), "all", question.strip(), gold, solution)
 
 
 class GsmPlusTask(Gsm8kTask):
@@ -41,7 +41,7 @@ class GsmPlusTask(Gsm8kTask):
     worked solution in `solution` (the public export's layout)."""
 
     name = "gsm_plus"
-    version = 1  # bump when the prompt, answer extraction or scoring changes: results are keyed by it
+    version = 2  # bump when the prompt, answer extraction or scoring changes: results are keyed by it
 
     def parse(self, rec: Record) -> Item | None:
         answer = rec.text("answer")
@@ -53,4 +53,4 @@ class GsmPlusTask(Gsm8kTask):
         if gold is None:
             raise rec.error("answer", "is not a number (nor '... #### <number>')")
         solution = rec.text("solution", required=False) or ""
-        return Item(str(rec.number), "all", rec.text("question").strip(), gold, _ANNOTATION_RE.sub("", solution).strip())
+        return Item(rec.own_id(), "all", rec.text("question").strip(), gold, _ANNOTATION_RE.sub("", solution).strip())

@@ -41,7 +41,7 @@ class HumanEvalOptions(FileOptions):
 
 class HumanEvalTask(CodeTask):
     name = "humaneval"
-    version = 1  # bump when the prompt, answer extraction or scoring changes: results are keyed by it
+    version = 2  # bump when the prompt, answer extraction or scoring changes: results are keyed by it
     continues_prompt = True
     lesson = code_lesson(humaneval_question, 'AssertionError: candidate("AEIOU") == 5')
 

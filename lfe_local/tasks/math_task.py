@@ -15,6 +15,7 @@ from lfe_local.tasks.answers import (
 )
 from lfe_local.tasks.base import Item, Sample, Score, Verdict
 from lfe_local.tasks.math_lesson import MATH_LESSON
+from lfe_local.tasks.paper_scoring import check_scorer, same_number
 from lfe_local.verify.equations import check_equations
 
 PROMPT = (
@@ -57,7 +58,11 @@ class MathTask:
     def messages(self, question: str) -> list[dict]:
         return [{"role": "user", "content": PROMPT.format(question=question)}]
 
-    def score(self, response: str, item: Item) -> Score:
+    def score(self, response: str, item: Item, scorer: str = "strict") -> Score:
+        if check_scorer(scorer) == "paper":
+            last, correct = same_number(response, item.answer)
+            failure = None if correct else "wrong_answer" if last is not None else "no_answer"
+            return Score(last, correct, failure, rule="last number")
         extracted = extract_answer(response)
         if extracted is None:
             return Score(None, False, "no_answer")

@@ -28,7 +28,7 @@ class MbppOptions(FileOptions):
 
 class MbppTask(CodeTask):
     name = "mbpp"
-    version = 1  # bump when the prompt, answer extraction or scoring changes: results are keyed by it
+    version = 2  # bump when the prompt, answer extraction or scoring changes: results are keyed by it
     lesson = code_lesson(mbpp_question, 'AssertionError: count_vowels("AEIOU") == 5')
 
     def messages(self, question: str) -> list[dict]:

@@ -16,6 +16,7 @@ from lfe_local.tasks.base import Item, Lesson, Sample, Score, Verdict
 from lfe_local.tasks.choice import choice_lesson, extract_letter, format_question, parse_question
 from lfe_local.tasks.file_task import FileTask
 from lfe_local.tasks.options import FileOptions
+from lfe_local.tasks.paper_scoring import check_scorer, choice_letter
 from lfe_local.tasks.records import Record
 
 PROMPT = ("Answer the multiple-choice question. Think briefly, step by step, then end with "
@@ -51,12 +52,17 @@ class MultipleChoiceTask(FileTask):
     def messages(self, question: str) -> list[dict]:
         return [{"role": "user", "content": PROMPT.format(question=question)}]
 
-    def score(self, response: str, item: Item) -> Score:
+    def score(self, response: str, item: Item, scorer: str = "strict") -> Score:
         parsed = parse_question(item.question, self.letters)
         letters = self.letters[: len(parsed[1])] if parsed else self.letters
-        letter, failure = extract_letter(response, letters, parsed[1] if parsed else None)
         # Generated questions are scored too (the answer check), with the answer as the instructor wrote it.
-        correct = letter is not None and letter == (_letter(item.answer) or item.answer)
+        gold = _letter(item.answer) or item.answer
+        if check_scorer(scorer) == "paper":
+            letter, rule = choice_letter(response, parsed[1] if parsed else [], letters)
+            correct = letter is not None and letter == gold
+            return Score(letter, correct, None if correct else "wrong_answer" if letter else "no_answer", rule=rule)
+        letter, failure = extract_letter(response, letters, parsed[1] if parsed else None)
+        correct = letter is not None and letter == gold
         return Score(extracted=letter, correct=correct, failure=None if correct else failure or "wrong_answer")
 
     def training_response(self, solution: str, answer: str | None) -> str:
@@ -188,14 +194,14 @@ def _gold_index(rec: Record, field: str, letters: str, labels: list[str] | None)
 
 class MmluTask(MultipleChoiceTask):
     name = "mmlu"
-    version = 1  # bump when the prompt, answer extraction or scoring changes: results are keyed by it
+    version = 2  # bump when the prompt, answer extraction or scoring changes: results are keyed by it
     letters = "ABCD"
     lesson = choice_lesson("ABCD")
 
 
 class ArcTask(MultipleChoiceTask):
     name = "arc"
-    version = 1  # bump when the prompt, answer extraction or scoring changes: results are keyed by it
+    version = 2  # bump when the prompt, answer extraction or scoring changes: results are keyed by it
     letters = "ABCDE"
     lesson = choice_lesson("ABCDE")
 

@@ -4,6 +4,7 @@ one-line config error naming the field)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -20,11 +21,20 @@ def resolve_file(value: Path | None, info: ValidationInfo) -> Path | None:
     return resolved
 
 
-class FileOptions(BaseModel):
-    """path: the main (train) file; test_path / val_path: optional files for those splits, carved
-    from `path` by a seeded split when absent."""
+class ScoringOptions(BaseModel):
+    """What every task takes: scorer, how the loop's evaluations judge a response ("strict":
+    lfe-local's own extraction; "paper": the reference implementation's, for numbers comparable
+    with the paper's tables; see tasks/paper_scoring.py). Generated samples are always checked
+    strictly."""
 
     model_config = ConfigDict(extra="forbid")
+
+    scorer: Literal["strict", "paper"] = "strict"
+
+
+class FileOptions(ScoringOptions):
+    """path: the main (train) file; test_path / val_path: optional files for those splits, carved
+    from `path` by a seeded split when absent."""
 
     path: Path
     test_path: Path | None = None

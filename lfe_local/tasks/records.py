@@ -52,8 +52,11 @@ class Record:
         return text
 
     def own_id(self) -> str:
-        """The record's `id` field where it has one, else its line (or row) number."""
-        return self.text("id") if self.data.get("id") is not None else str(self.number)
+        """The record's `id` (or `task_id`) field where it has one, else its line (or row) number."""
+        for field in ("id", "task_id"):
+            if self.data.get(field) is not None:
+                return self.text(field)
+        return str(self.number)
 
     def first(self, *fields: str) -> str:
         """The first of several alternative field names that is present (e.g. "id" or "task_id")."""
