@@ -600,13 +600,13 @@ class Loop:
         from .instruct.calls import RETRY_TEMPERATURE
         from .instruct.generators import instance_samples, repair_feedback, repair_job, write_generators
 
-        icfg = self.cfg.instructor
+        icfg, items = self.cfg.instructor, self._item_map()
         jobs = []
         for outcome, run in zip(written, runs, strict=True):
             if outcome.code is None:  # no usable code after the retries: nothing to repair
                 continue
             made = instance_samples(cycle, outcome.job, run.instances) if run.ok else []
-            feedback = repair_feedback(run, made, [self.task.verify(s, None) for s in made])
+            feedback = repair_feedback(run, made, [self._verify_sample(s, items) for s in made])
             if feedback:
                 jobs.append(repair_job(outcome.job, feedback))
         if not jobs:
@@ -678,8 +678,7 @@ class Loop:
         for row in pending:
             sample = Sample(**{k: row[k] for k in ("sample_id", "strategy", "kind", "source_item_id", "question",
                                                     "solution", "answer", "program", "tests", "generator_id")})
-            source = items[sample.source_item_id] if sample.kind in ("corrected", "gold") else None
-            checked.append((sample, self.task.verify(sample, source)))
+            checked.append((sample, self._verify_sample(sample, items)))
         second = self._answer_checks(cycle, [s for s, v in checked if v.ok and s.kind == "new"])
         generator_rows = self._check_generators(cycle, checked)
         second.update(generator_rows.pop("instance_verdicts"))
@@ -715,6 +714,17 @@ class Loop:
                      f"{sum(c['agrees'] for c in generator_rows['generator_checks'])}/"
                      f"{len(generator_rows['generator_checks'])} fresh solves agreed")
         return {"sample_verdicts": verdicts, **generator_rows}, f"{n_ok}/{len(verdicts)} accepted{note}"
+
+    def _verify_sample(self, sample: Sample, items: dict[str, Item]) -> Verdict:
+        """The task's check; a generator's instance must also practise its source error's skill."""
+        from .verify.practice import same_skill
+
+        gold_source = items[sample.source_item_id] if sample.kind in ("corrected", "gold") else None
+        verdict = self.task.verify(sample, gold_source)
+        source = items.get(sample.source_item_id)
+        if verdict.ok and sample.generator_id is not None and source is not None:
+            return same_skill(sample.solution, source.solution)
+        return verdict
 
     def _check_generators(self, cycle: int, checked: list) -> dict:
         """program mode: a few instances of each generator that ran are solved afresh by the

@@ -1,6 +1,6 @@
 import pytest
 
-from lfe_local.verify.equations import check_equations, false_equations, find_equations
+from lfe_local.verify.equations import check_equations, false_equations, find_equations, operations
 
 
 @pytest.mark.parametrize(
@@ -84,3 +84,23 @@ def test_values_reported():
 
 def test_huge_power_is_skipped_not_evaluated():
     assert check_equations("9 ** 9 ** 9 = 1") == []
+
+
+@pytest.mark.parametrize("text, ops", [
+    ("Total: 7 * 16 = 112. Shared among 8 bags: 112 / 8 = 14. The answer is 14.", {"*", "/"}),
+    ("Mia bakes 3 * 5 = 15 muffins. Each bag has 5 muffins.", {"*"}),
+    ("2 ^ 3 = 8, 6 x 7 = 42 and 8 ÷ 2 = 4", {"**", "*", "/"}),
+    ("-5 + 3 = -2", {"+"}),  # a unary minus is no subtraction
+    ("Split into 2 groups: 196 // 2 = 98 students, then 98 + 4 = 102", {"/", "+"}),  # floor division
+    ("x = 5. The answer is 5.", set()),
+    ("<<48/2=24>>24 clips, then 48 - 24 = 24", {"/", "-"}),
+])
+def test_operations_are_the_binary_operators_of_the_equations(text, ops):
+    assert operations(text) == ops
+
+
+@pytest.mark.parametrize("text, ok", [("196 // 2 = 98", True), ("7 // 2 = 3", True), ("-7 // 2 = -4", True),
+                                      ("7 // 2 = 3.5", False), ("12 // 4 = 4", False)])
+def test_floor_division_is_judged_as_python_does(text, ok):
+    (eq,) = check_equations(text)
+    assert eq.ok == ok

@@ -22,6 +22,7 @@ from lfe_local.instruct.generators import (
 from lfe_local.tasks.arith import ArithTask
 from lfe_local.tasks.math_lesson import MATH_LESSON
 from lfe_local.verify.generator_check import check_generators
+from lfe_local.verify.practice import same_skill
 
 GOOD = '''def generate(rng):
     a = rng.randint(2, 9)
@@ -237,3 +238,50 @@ def test_a_repair_asks_again_with_the_failure_and_without_the_failed_code():
     # ... with the check's reason in words as well as its code.
     assert "(an equation in its solution is false; bad_equation: 3 * 4 = 13)" in last["content"]
     assert "def generate" not in last["content"].removeprefix(original.messages[-1]["content"])
+
+
+# Two drifts seen in a demo run (bundled 1.5B): "2 times as many pages as on Monday" became a given
+# number of pages (one addition), and "packed equally into 8 bags" lost its division. Right
+# equations, self-consistent answers: only the skill check tells them from practice of the error.
+READING_REFERENCE = "On Wednesday Zoe reads 2 * 21 = 42 pages. In total: 21 + 21 + 42 = 84 pages."
+DRIFTED_READING = '''def generate(rng):
+    a, b, c = rng.randint(5, 40), rng.randint(5, 40), rng.randint(10, 80)
+    q = f"Lily reads {a} pages on Monday and {b} pages on Tuesday. On Wednesday she reads {c} pages. How many pages does Lily read in the three days?"
+    return {"question": q, "solution": f"Lily reads {a} + {b} + {c} = {a + b + c} pages.", "answer": a + b + c}
+'''
+KEPT_READING = '''def generate(rng):
+    a, b, k = rng.randint(5, 40), rng.randint(5, 40), rng.randint(2, 4)
+    q = f"Lily reads {a} pages on Monday and {b} pages on Tuesday. On Wednesday she reads {k} times as many pages as on Monday. How many pages does Lily read in the three days?"
+    s = f"On Wednesday she reads {k} * {a} = {k * a} pages. In total: {a} + {b} + {k * a} = {a + b + k * a} pages."
+    return {"question": q, "solution": s, "answer": a + b + k * a}
+'''
+PACKING_REFERENCE = "Total rolls: 7 * 16 = 112. Shared among 8 bags: 112 / 8 = 14. The answer is 14."
+NO_DIVISION = '''def generate(rng):
+    trays, bags, per = rng.randint(2, 9), rng.randint(2, 8), rng.randint(1, 6)
+    q = f"Mia bakes {trays} trays with {bags * per} muffins on each tray, packed equally into {bags} bags. How many muffins are in each bag?"
+    s = f"Mia bakes {trays} * {bags * per} = {trays * bags * per} muffins. Each bag has {trays * per} muffins."
+    return {"question": q, "solution": s, "answer": trays * per}
+'''
+
+
+def test_instances_that_drop_the_errors_calculation_fail_the_skill_check():
+    task = ArithTask()
+    for code, reference, ok, missing in ((DRIFTED_READING, READING_REFERENCE, False, "multiplication"),
+                                        (KEPT_READING, READING_REFERENCE, True, None),
+                                        (NO_DIVISION, PACKING_REFERENCE, False, "division")):
+        run = run_generator(code, SEEDS, MATH_LESSON, timeout_s=10)
+        samples = instance_samples(1, job(), run.instances)
+        assert len(samples) == len(SEEDS) and all(task.verify(s, None).ok for s in samples)  # every other check passes
+        verdicts = [same_skill(s.solution, reference) for s in samples]
+        assert all(v.ok == ok for v in verdicts), code
+        if not ok:
+            assert {v.reason for v in verdicts} == {"other_skill"}
+            assert verdicts[0].detail.endswith(f"this solution has no {missing}")
+            # ... and the generator goes back for repair with the reason in words.
+            feedback = repair_feedback(run, samples, verdicts)
+            examples = [Example("arith-train-0001", "q", reference)]
+            original = GeneratorJob("c1-le-g0", "le", "wrong operation", examples,
+                                    generator_messages(MATH_LESSON, "wrong operation", examples))
+            asked = repair_job(original, feedback).messages[-1]["content"]
+            assert "(its problems do not practise the calculation the problems above need; other_skill:" in asked
+    assert same_skill("3 + 4 = 7.", None).ok  # nothing to compare with: no verdict against it

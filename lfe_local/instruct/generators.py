@@ -296,6 +296,7 @@ _REASON_WORDS = {
     "inconsistent_answer": "its solution does not end on the answer it returns",
     "missing_answer": "its answer is not a number",
     "empty_solution": "its solution is empty",
+    "other_skill": "its problems do not practise the calculation the problems above need",
 }
 
 

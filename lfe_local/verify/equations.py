@@ -4,6 +4,7 @@ API:
     check_equations(text) -> list[Equation]   every equation, in order of appearance, with its verdict
     find_equations(text)  -> list[str]        their texts
     false_equations(text) -> list[str]        texts of the equations that do not hold
+    operations(text)      -> frozenset[str]   the binary operators ("+", "-", "*", "/", "**") its equations use
 
 An equation is a chain of two or more sides joined by "=" (`3 * 4 = 12 = 6 + 6`) where at least one
 side has an operator between numbers, so "x = 5", "Step 1." and "2024" are not equations. A GSM8K
@@ -14,6 +15,7 @@ rejected for an equation we understood.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -22,7 +24,7 @@ _ANNOTATION_RE = re.compile(r"<<([^<>]*)>>")
 _TOKEN_RE = re.compile(
     r"""
     (?P<num>[$€£]?\s?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?%?|[$€£]?\.\d+%?)
-    |(?P<op>\*\*|[-+*/^÷−–])
+    |(?P<op>\*\*|//|[-+*/^÷−–])
     |(?P<times>(?<![A-Za-z])[xX](?![A-Za-z])|[×·])
     |(?P<eq>==?)
     |(?P<lp>[(\[])
@@ -45,6 +47,7 @@ class Equation:
     ok: bool
     reason: str | None = None  # None, "false" or "division_by_zero"
     values: tuple[float, ...] = ()  # value of each side (empty when a division by zero stopped us)
+    ops: frozenset[str] = frozenset()  # binary operators used on its sides: "+", "-", "*", "/", "**"
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,12 @@ def find_equations(text: str) -> list[str]:
 
 def false_equations(text: str) -> list[str]:
     return [eq.text for eq in check_equations(text) if not eq.ok]
+
+
+def operations(text: str) -> frozenset[str]:
+    """The binary operators the text's equations use (unary minus is not one): what kind of
+    calculation a worked solution practises."""
+    return frozenset().union(*(eq.ops for eq in check_equations(text)))
 
 
 def _chains(text: str) -> list[tuple[int, Equation]]:
@@ -158,7 +167,8 @@ def _judge(text: str, sides: list[list[_Tok]]) -> Equation | None:
     verdict = None
     for percent_is_fraction in readings:
         try:
-            parsed = [_Parser(side, percent_is_fraction).parse() for side in sides]
+            parsers = [_Parser(side, percent_is_fraction) for side in sides]
+            parsed = [p.parse() for p in parsers]
         except _Unparsable:
             return None
         except _DivisionByZero:
@@ -168,10 +178,11 @@ def _judge(text: str, sides: list[list[_Tok]]) -> Equation | None:
             return None
         values = tuple(float(v) for v, _, _ in parsed)
         holds = all(_equal(parsed[i], parsed[i + 1]) for i in range(len(parsed) - 1))
+        ops = frozenset().union(*(p.ops for p in parsers))
         if holds:
-            return Equation(text, ok=True, values=values)
+            return Equation(text, ok=True, values=values, ops=ops)
         if verdict is None or verdict.reason == "division_by_zero":
-            verdict = Equation(text, ok=False, reason="false", values=values)
+            verdict = Equation(text, ok=False, reason="false", values=values, ops=ops)
     return verdict
 
 
@@ -200,6 +211,7 @@ class _Parser:
         self.pos = 0
         self.percent_is_fraction = percent_is_fraction
         self.binary_ops = 0
+        self.ops: set[str] = set()
 
     def parse(self) -> tuple[Fraction, bool, int | None]:
         value = self._sum()
@@ -222,6 +234,7 @@ class _Parser:
             op = self._peek_op()
             self.pos += 1
             self.binary_ops += 1
+            self.ops.add(op)
             rhs = self._product()
             value = value + rhs if op == "+" else value - rhs
             _bound(value)
@@ -229,15 +242,17 @@ class _Parser:
 
     def _product(self) -> Fraction:
         value = self._unary()
-        while self._peek_op() in ("*", "/"):
+        while self._peek_op() in ("*", "/", "//"):
             op = self._peek_op()
             self.pos += 1
             self.binary_ops += 1
+            # "//" (floor division, as code-minded instructors write it) is a division too.
+            self.ops.add("/" if op == "//" else op)
             rhs = self._unary()
-            if op == "/":
+            if op in ("/", "//"):
                 if rhs == 0:
                     raise _DivisionByZero
-                value = value / rhs
+                value = value / rhs if op == "/" else Fraction(math.floor(value / rhs))
             else:
                 value = value * rhs
             _bound(value)
@@ -256,6 +271,7 @@ class _Parser:
         if self._peek_op() == "**":
             self.pos += 1
             self.binary_ops += 1
+            self.ops.add("**")
             exponent = self._unary()
             if exponent.denominator != 1 or abs(exponent) > _MAX_EXPONENT:
                 raise _Unparsable
