@@ -66,13 +66,17 @@ def _digest(data: dict) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def base_key(cfg: Config, split: str, task_version: int | None, lfe_version: str | None) -> str:
+def base_key(cfg: Config, split: str, task_version: int | None, lfe_version: str | None,
+             precision: str | None) -> str:
     """What a cycle-0 evaluation of `split` depends on: runs with the same key share it. The task's
     version (its prompt and scorer) and lfe-local's (its generation code) are part of it: a change
-    to either must never reuse stale results."""
+    to either must never reuse stale results. So is the precision the target resolved to (bfloat16
+    or float32, never "auto"): bf16 changes greedy answers, and `target.bf16 = "auto"` resolves
+    differently on another machine reading the same database."""
     # The scorer on its own key, so that leaving it out and writing the default are the same key.
+    target = {k: v for k, v in cfg.target.model_dump().items() if k != "bf16"}
     data = {"task": {k: v for k, v in cfg.task.items() if k != "scorer"}, "scorer": scorer_of(cfg.task),
-            "task_version": task_version, "lfe_version": lfe_version, "target": cfg.target.model_dump()}
+            "task_version": task_version, "lfe_version": lfe_version, "target": target, "precision": precision}
     if split == "train":
         data["run"] = {"seed": cfg.run.seed, "train_eval_size": cfg.run.train_eval_size}
     return _digest(data)
@@ -253,6 +257,12 @@ class Loop:
             raise LfeError(f"run {self.run_id}: cycle {cycle} has no train stage result")
         return row["path"]
 
+    def _precision(self) -> str:
+        """The dtype the target evaluates in on this machine: target.bf16 resolved."""
+        from .hardware import use_bf16
+
+        return "bfloat16" if use_bf16(self.cfg.target.bf16, self._device()) else "float32"
+
     def _target(self, cycle: int):
         tcfg = self.cfg.target
         adapter = self._adapter_path(cycle)
@@ -260,10 +270,9 @@ class Loop:
             self._drop_engine()
             if tcfg.engine == "vllm":
                 from .engines.vllm_engine import VllmEngine
-                from .hardware import use_bf16
 
-                dtype = "bfloat16" if use_bf16(tcfg.bf16, self._device()) else "float32"
-                engine = VllmEngine(str(self._hf_dir()), adapter=adapter, dtype=dtype, seed=self.cfg.run.seed)
+                engine = VllmEngine(str(self._hf_dir()), adapter=adapter, dtype=self._precision(),
+                                    seed=self.cfg.run.seed)
             else:
                 from .engines.transformers_engine import TransformersEngine
 
@@ -325,7 +334,7 @@ class Loop:
         """An earlier run in this database whose cycle-0 evaluation of `split` this run can copy."""
         if not self.cfg.run.reuse_base_eval:
             return None
-        key = base_key(self.cfg, split, self.task.version, __version__)
+        key = base_key(self.cfg, split, self.task.version, __version__, self._precision())
         for run in reversed(self.store.runs()):
             if run["run_id"] == self.run_id or (0, f"eval_{split}") not in self.store.done_stages(run["run_id"]):
                 continue
@@ -333,7 +342,8 @@ class Loop:
                 other = Config.model_validate_json(run["config_json"])
             except ValueError:  # made by another version of lfe-local: don't guess
                 continue
-            if base_key(other, split, run["task_version"], run["lfe_version"]) == key:
+            precision = self.store.eval_precision(run["run_id"], 0, split)  # None: unknown or mixed
+            if base_key(other, split, run["task_version"], run["lfe_version"], precision) == key:
                 return run["run_id"]
         return None
 
@@ -351,16 +361,17 @@ class Loop:
         gens = engine.generate([self.task.messages(it.question) for it in items],
                                max_tokens=self.cfg.target.max_new_tokens, on_progress=self.rep.advance)
         adapter = self._adapter_path(cycle)
+        precision = self._precision()
         rows = []
         for it, g in zip(items, gens, strict=True):
-            score = self.task.score(g.text, it, self.task.scorer)  # generated samples are checked strictly
+            score = self.task.score(g.text, it, self.task.scorer)
             rows.append({
                 "run_id": self.run_id, "cycle": cycle, "task": self.task.name, "split": split,
                 "item_id": it.item_id, "model": self.cfg.target.model, "adapter": adapter, "prompt": g.prompt,
                 "response": g.text, "extracted": score.extracted, "gold": it.answer, "correct": score.correct,
                 "prompt_tokens": g.prompt_tokens, "completion_tokens": g.completion_tokens,
                 "latency_s": g.seconds, "failure": score.failure, "detail": score.detail,
-                "task_version": self.task.version, "scorer": self.task.scorer,
+                "task_version": self.task.version, "scorer": self.task.scorer, "precision": precision,
             })
         n_ok = sum(r["correct"] for r in rows)
         return {"evaluations": rows}, f"{n_ok}/{len(rows)} correct"

@@ -25,11 +25,17 @@ def config(**train) -> Config:
 
 def test_base_key_holds_the_task_and_lfe_versions():
     cfg = config()
-    key = base_key(cfg, "test", 1, "0.1.0")
-    assert key == base_key(cfg, "test", 1, "0.1.0")
-    assert key != base_key(cfg, "test", 2, "0.1.0")
-    assert key != base_key(cfg, "test", 1, "0.2.0")
-    assert key != base_key(cfg, "test", None, None)  # a run from before task versions existed
+    key = base_key(cfg, "test", 1, "0.1.0", "float32")
+    assert key == base_key(cfg, "test", 1, "0.1.0", "float32")
+    assert key != base_key(cfg, "test", 2, "0.1.0", "float32")
+    assert key != base_key(cfg, "test", 1, "0.2.0", "float32")
+    assert key != base_key(cfg, "test", None, None, "float32")  # a run from before task versions existed
+    # The resolved precision, not the setting: "auto" on two machines may be two precisions, and
+    # an evaluation of unknown precision (before schema 7) matches neither.
+    assert key != base_key(cfg, "test", 1, "0.1.0", "bfloat16")
+    assert key != base_key(cfg, "test", 1, "0.1.0", None)
+    pinned = cfg.model_copy(update={"target": cfg.target.model_copy(update={"bf16": "off"})})
+    assert base_key(pinned, "test", 1, "0.1.0", "float32") == key
 
 
 @pytest.fixture
@@ -60,11 +66,14 @@ def evaluation(run_id: str, cycle: int, split: str, item_id: str, gold: str, cor
             "prompt_tokens": 1, "completion_tokens": 1, "latency_s": 0.1}
 
 
-def add_donor(store: Store, cfg: Config, run_id: str, task_version, lfe_version) -> None:
+def add_donor(store: Store, cfg: Config, run_id: str, task_version, lfe_version, precision) -> None:
+    """A finished cycle-0 test evaluation of two items, made in `precision`."""
     store.create_run({"run_id": run_id, "task": "arith", "strategy": "le", "n_cycles": 1, "fingerprint": "f",
                       "config_json": cfg.model_dump_json(), "target_model": "t", "instructor_model": "i",
                       "task_version": task_version, "lfe_version": lfe_version})
     with store.transaction():
+        store.insert("evaluations", [{**evaluation(run_id, 0, "test", i, "1", True), "precision": precision}
+                                     for i in ("a", "b")])
         store.mark_stage(run_id, 0, "eval_test", T0, 1.0, "done")
 
 
@@ -72,8 +81,20 @@ def add_donor(store: Store, cfg: Config, run_id: str, task_version, lfe_version)
     (0, __version__, True), (None, None, False), (1, __version__, False), (0, "0.0.1", False)])
 def test_cycle0_evaluation_is_reused_only_under_the_same_versions(loop, versions_back, lfe_version, reused):
     task_version = None if versions_back is None else loop.task.version - versions_back
-    add_donor(loop.store, loop.cfg, "old", task_version, lfe_version)
+    add_donor(loop.store, loop.cfg, "old", task_version, lfe_version, loop._precision())
     assert loop._base_donor("test") == ("old" if reused else None)
+
+
+@pytest.mark.parametrize("other", ["other", None])
+def test_cycle0_evaluation_is_never_reused_across_precisions(loop, other):
+    """A donor evaluated in the other precision (or an unknown one, before schema 7) is no donor,
+    though its config, task and lfe-local versions are the same."""
+    mine = loop._precision()
+    theirs = {"other": "float32" if mine == "bfloat16" else "bfloat16", None: None}[other]
+    add_donor(loop.store, loop.cfg, "old", loop.task.version, __version__, theirs)
+    assert loop._base_donor("test") is None
+    add_donor(loop.store, loop.cfg, "same", loop.task.version, __version__, mine)
+    assert loop._base_donor("test") == "same"
 
 
 def scored_config(scorer: str | None) -> Config:
@@ -83,9 +104,9 @@ def scored_config(scorer: str | None) -> Config:
 
 def test_the_scorer_is_part_of_the_base_key_fingerprint_and_resume_check():
     strict, default, paper = scored_config("strict"), scored_config(None), scored_config("paper")
-    assert base_key(strict, "test", 2, "0.1.0") == base_key(default, "test", 2, "0.1.0")
-    assert base_key(paper, "test", 2, "0.1.0") != base_key(default, "test", 2, "0.1.0")
-    assert base_key(paper, "train", 2, "0.1.0") != base_key(default, "train", 2, "0.1.0")
+    assert base_key(strict, "test", 2, "0.1.0", "float32") == base_key(default, "test", 2, "0.1.0", "float32")
+    assert base_key(paper, "test", 2, "0.1.0", "float32") != base_key(default, "test", 2, "0.1.0", "float32")
+    assert base_key(paper, "train", 2, "0.1.0", "float32") != base_key(default, "train", 2, "0.1.0", "float32")
     assert fingerprint(strict) == fingerprint(default) != fingerprint(paper)
     # A run made without the key, continued with scorer = "paper", must not mix the two.
     assert config_differences(default.model_dump_json(), paper) == ["task.scorer"]
@@ -95,7 +116,7 @@ def test_the_scorer_is_part_of_the_base_key_fingerprint_and_resume_check():
 @pytest.mark.parametrize(("donor_scorer", "reused"), [(None, True), ("strict", True), ("paper", False)])
 def test_a_base_evaluation_scored_one_way_is_never_reused_for_the_other(open_loop, donor_scorer, reused):
     lp = open_loop(scored_config(None), "new")
-    add_donor(lp.store, scored_config(donor_scorer), "old", lp.task.version, __version__)
+    add_donor(lp.store, scored_config(donor_scorer), "old", lp.task.version, __version__, lp._precision())
     assert lp._base_donor("test") == ("old" if reused else None)
 
 
@@ -133,7 +154,7 @@ def test_a_train_stage_with_every_sample_too_long_trains_nothing(open_loop):
     if not Path(bundled_model()).exists():
         pytest.skip("bundled model missing: run scripts/setup")
     lp = open_loop(config(max_length=32), "r")  # the chat-templated prompt alone is longer
-    add_donor(lp.store, lp.cfg, "r", 1, __version__)
+    add_donor(lp.store, lp.cfg, "r", 1, __version__, lp._precision())
     item = lp.splits["train"][0]
     with lp.store.transaction():
         lp.store.insert("samples", [{
@@ -148,7 +169,7 @@ def test_a_train_stage_with_every_sample_too_long_trains_nothing(open_loop):
 
 
 def test_the_best_cycles_test_gain_is_stored_with_its_interval(loop):
-    add_donor(loop.store, loop.cfg, "new", 1, __version__)
+    add_donor(loop.store, loop.cfg, "new", 1, __version__, loop._precision())
     rows = []
     for cycle, n_right in ((0, 2), (1, 14)):
         rows += [evaluation("new", cycle, "test", f"t{i:02d}", "1", i < n_right) for i in range(20)]

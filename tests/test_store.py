@@ -17,7 +17,7 @@ from lfe_local.store import DB_NAME, SCHEMA_VERSION, Store
 
 TABLES = {"schema_version", "runs", "stages", "items", "evaluations", "analyses", "samples", "train_steps", "adapters",
           "item_embeddings", "neighbours", "error_clusters", "comparisons", "comparison_runs", "comparison_results",
-          "generators", "generator_checks", "calls"}
+          "generators", "generator_checks", "calls", "migrations"}
 VIEWS = {"cycle_metrics", "error_analyses", "sample_funnel", "instructor_calls", "stage_times", "error_types",
          "lec_neighbours", "strategy_comparison", "generator_yield", "generator_rejections", "run_results",
          "instructor_usage"}
@@ -65,7 +65,9 @@ def test_schema_tables_views_and_version(store):
     assert names(store.con, "BASE TABLE") == TABLES
     assert names(store.con, "VIEW") == VIEWS
     assert store.con.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
-    assert SCHEMA_VERSION == 6
+    assert SCHEMA_VERSION == 7
+    # A new database records every named migration as applied, in order.
+    assert [r[0] for r in store.con.execute("SELECT version FROM migrations ORDER BY 1").fetchall()] == [2, 3, 4, 5, 6, 7]
     for view in VIEWS:  # every view is queryable on an empty database
         assert store.con.execute(f"SELECT count(*) FROM {view}").fetchone() == (0,)
 
@@ -80,7 +82,7 @@ def test_version_1_database_is_migrated_in_place(db):
                      "generator_rejections", "sample_funnel", "run_results", "instructor_usage"):
             s.con.execute(f"DROP VIEW {view}")
         for table in ("item_embeddings", "neighbours", "error_clusters", "comparison_results", "comparison_runs",
-                      "comparisons", "generator_checks", "generators", "calls"):
+                      "comparisons", "generator_checks", "generators", "calls", "migrations"):
             s.con.execute(f"DROP TABLE {table}")
         for table, column in (("items", "tests"), ("samples", "tests"), ("evaluations", "failure"),
                               ("evaluations", "detail"),  # added by version 3
@@ -88,12 +90,16 @@ def test_version_1_database_is_migrated_in_place(db):
                               *(("runs", c) for c in ("test_base", "test_best", "test_delta", "test_ci_low",
                                                       "test_ci_high", "test_items")),
                               ("samples", "generator_id"), ("samples", "program_output"),  # by version 4
-                              ("evaluations", "scorer")):  # by version 6
+                              ("evaluations", "scorer"),  # by version 6
+                              ("evaluations", "precision")):  # by version 7
             s.con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         s.con.execute("DELETE FROM schema_version; INSERT INTO schema_version VALUES (1)")
     with Store(db) as s:
         assert names(s.con, "BASE TABLE") == TABLES and names(s.con, "VIEW") == VIEWS
-        assert s.con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall() == [(1,), (6,)]
+        assert s.con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall() == [(1,), (7,)]
+        assert s.con.execute("SELECT version, name FROM migrations ORDER BY 1").fetchall() == [
+            (2, "lec_taxonomy_comparisons"), (3, "code_tests_failure_kinds"), (4, "task_versions_programs_generators"),
+            (5, "instructor_calls"), (6, "evaluations_scorer"), (7, "evaluations_precision")]
         # Rows written before task versions existed carry none: they are never reused as current.
         assert s.con.execute("SELECT task_version FROM evaluations WHERE item_id = 'a'").fetchone() == (None,)
         assert s.run(RUN)["task_version"] is None
@@ -109,6 +115,8 @@ def _version_5_database(db: Path) -> None:
         s.create_run(run_row())
         s.con.execute("DROP VIEW cycle_metrics")
         s.con.execute("ALTER TABLE evaluations DROP COLUMN scorer")
+        s.con.execute("ALTER TABLE evaluations DROP COLUMN precision")
+        s.con.execute("DROP TABLE migrations")
         s.con.execute("""CREATE VIEW cycle_metrics AS SELECT run_id, cycle, task, split, count(*)::INTEGER AS n_items,
                          avg(correct::INTEGER)::DOUBLE AS accuracy FROM evaluations GROUP BY run_id, cycle, task, split""")
         with s.transaction():
@@ -124,7 +132,11 @@ def test_version_5_database_gains_the_scorer_in_place(db):
     with Store(db, read_only=True) as s:  # read-only opens never migrate: the old view still answers
         assert s.con.execute("SELECT * FROM cycle_metrics").fetchall() == [(RUN, 0, "arith", "test", 2, 0.5)]
     with Store(db) as s:
-        assert s.con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall() == [(5,), (6,)]
+        assert s.con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall() == [(5,), (7,)]
+        assert [r[0] for r in s.con.execute("SELECT version FROM migrations ORDER BY 1").fetchall()] == [6, 7]
+        # Their precision is unknown, so eval_precision (the cycle-0 reuse check) says None.
+        assert s.con.execute("SELECT DISTINCT precision FROM evaluations").fetchall() == [(None,)]
+        assert s.eval_precision(RUN, 0, "test") is None
         # Every evaluation before schema 6 was judged by the strict scorer.
         assert s.con.execute("SELECT item_id, scorer FROM evaluations ORDER BY 1").fetchall() == [
             ("a", "strict"), ("b", "strict")]
@@ -135,7 +147,8 @@ def test_version_5_database_gains_the_scorer_in_place(db):
         assert s.con.execute("SELECT cycle, scorer, accuracy FROM cycle_metrics ORDER BY 1").fetchall() == [
             (0, "strict", 0.5), (1, "paper", 1.0)]
     with Store(db) as s:  # opening again changes nothing
-        assert s.con.execute("SELECT count(*), max(version) FROM schema_version").fetchone() == (2, 6)
+        assert s.con.execute("SELECT count(*), max(version) FROM schema_version").fetchone() == (2, 7)
+        assert s.con.execute("SELECT count(*) FROM migrations").fetchone() == (2,)
 
 
 def test_the_named_migration_fills_a_scorer_column_without_values(db):
@@ -148,6 +161,17 @@ def test_the_named_migration_fills_a_scorer_column_without_values(db):
     con.close()
     with Store(db) as s:
         assert s.con.execute("SELECT DISTINCT scorer FROM evaluations").fetchall() == [("strict",)]
+
+
+def test_eval_precision_is_the_one_precision_of_an_evaluation(store):
+    store.create_run(run_row())
+    with store.transaction():
+        store.insert("evaluations", [{**eval_row(0, "test", i, True), "precision": "bfloat16"} for i in "ab"])
+        store.insert("evaluations", [{**eval_row(0, "val", "a", True), "precision": "bfloat16"},
+                                     {**eval_row(0, "val", "b", True), "precision": "float32"}])
+    assert store.eval_precision(RUN, 0, "test") == "bfloat16"
+    assert store.eval_precision(RUN, 0, "val") is None  # mixed: a resume on another machine
+    assert store.eval_precision(RUN, 1, "test") is None  # no evaluation
 
 
 def test_embeddings_are_replaced_when_the_text_changes(store):

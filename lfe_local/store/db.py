@@ -19,13 +19,21 @@ import pyarrow as pa
 from ..errors import LfeError
 
 DB_NAME = "lfe.duckdb"
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
-# What schema.sql cannot do by adding tables and columns, in order: (version, name, statements),
-# each run once, after schema.sql, on a database last written below that version.
+# Every schema version after 1, in order: (version, name, statements). schema.sql adds the tables
+# and columns; a migration's statements do what adding cannot (fill a new column for the rows
+# written before it), run once, after schema.sql, on a database last written below that version.
+# Each one applied is recorded by name in the `migrations` table.
 MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
+    (2, "lec_taxonomy_comparisons", ()),
+    (3, "code_tests_failure_kinds", ()),
+    (4, "task_versions_programs_generators", ()),
+    (5, "instructor_calls", ()),
     # Every evaluation before schema 6 was judged by lfe-local's own scorer.
     (6, "evaluations_scorer", ("UPDATE evaluations SET scorer = 'strict' WHERE scorer IS NULL",)),
+    # The precision of an evaluation before schema 7 is unknown: left NULL, so never reused.
+    (7, "evaluations_precision", ()),
 )
 
 _TABLES = ("runs", "stages", "items", "evaluations", "analyses", "samples", "train_steps", "adapters",
@@ -74,10 +82,12 @@ class Store:
             self.con.execute(sql)
             have = self.con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
             if have is None or have < SCHEMA_VERSION:
-                for version, _name, statements in MIGRATIONS:
-                    if have is not None and have < version:
-                        for statement in statements:
-                            self.con.execute(statement)
+                for version, name, statements in MIGRATIONS:
+                    if have is None or have < version:
+                        if have is not None:  # a new database has no rows to fix
+                            for statement in statements:
+                                self.con.execute(statement)
+                        self.con.execute("INSERT OR IGNORE INTO migrations VALUES (?, ?, ?)", [version, name, _now()])
                 self.con.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])
 
     # -- transactions --------------------------------------------------------------------
@@ -140,6 +150,14 @@ class Store:
             "SELECT item_id, response, extracted, correct, detail FROM evaluations WHERE run_id = ? AND cycle = ? AND split = ? ORDER BY item_id",
             [run_id, cycle, split],
         )
+
+    def eval_precision(self, run_id: str, cycle: int, split: str) -> str | None:
+        """The one precision a cycle's evaluation of `split` ran in; None when unrecorded (made
+        before schema 7) or mixed (a resume on another machine)."""
+        rows = self.con.execute(
+            "SELECT DISTINCT precision FROM evaluations WHERE run_id = ? AND cycle = ? AND split = ?",
+            [run_id, cycle, split]).fetchall()
+        return rows[0][0] if len(rows) == 1 else None
 
     def samples(self, run_id: str, cycles: list[int], status: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM samples WHERE run_id = ? AND list_contains(?, cycle)"

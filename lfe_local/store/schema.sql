@@ -1,12 +1,19 @@
--- lfe-local DuckDB schema, version 6 (2 added the LEC, taxonomy and comparison tables; 3 added
+-- lfe-local DuckDB schema, version 7 (2 added the LEC, taxonomy and comparison tables; 3 added
 -- code tests and failure kinds; 4 added task versions, program outputs and problem generators;
--- 5 the instructor calls; 6 the scorer of each evaluation). Every statement is idempotent, so
+-- 5 the instructor calls; 6 the scorer of each evaluation; 7 the precision of each evaluation). Every statement is idempotent, so
 -- running this file brings an older database's tables and views up to date; what adding cannot do
 -- (filling a new column for the rows written before it) is a named migration in db.py. Bump
 -- SCHEMA_VERSION in db.py when this file changes.
 -- Tables are the record; the views at the bottom are the documented public API (see README).
 
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+-- The named migrations (db.py MIGRATIONS) applied to this file, and when; a database made before
+-- schema 7 lists only those applied since.
+CREATE TABLE IF NOT EXISTS migrations (
+    version     INTEGER PRIMARY KEY,
+    name        VARCHAR NOT NULL,
+    applied_at  TIMESTAMP NOT NULL
+);
 
 CREATE TABLE IF NOT EXISTS runs (
     run_id      VARCHAR PRIMARY KEY,
@@ -87,12 +94,14 @@ CREATE TABLE IF NOT EXISTS evaluations (
     detail      VARCHAR,               -- e.g. the failing assert of a code answer (shown to the instructor)
     task_version INTEGER,              -- the version of the task that prompted and scored (NULL: before schema 4)
     scorer      VARCHAR DEFAULT 'strict', -- who judged: strict (lfe-local's extraction) or paper (the reference's)
+    precision   VARCHAR,               -- the dtype the target ran in: bfloat16 | float32 (NULL: before schema 7)
     PRIMARY KEY (run_id, cycle, split, item_id)
 );
 ALTER TABLE evaluations ADD COLUMN IF NOT EXISTS failure VARCHAR;
 ALTER TABLE evaluations ADD COLUMN IF NOT EXISTS detail VARCHAR;
 ALTER TABLE evaluations ADD COLUMN IF NOT EXISTS task_version INTEGER;
 ALTER TABLE evaluations ADD COLUMN IF NOT EXISTS scorer VARCHAR DEFAULT 'strict';
+ALTER TABLE evaluations ADD COLUMN IF NOT EXISTS precision VARCHAR;
 
 -- One row per instructor call (an analysed error), successful or failed after retries.
 CREATE TABLE IF NOT EXISTS analyses (
