@@ -39,6 +39,12 @@ def cpu_bf16_supported() -> bool:
     return bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
 
 
+def cpu_has_amx() -> bool:
+    """Intel AMX tiles (Sapphire Rapids and later): llama.cpp then repacks weights into its AMX
+    buffer, which crashed it here (below)."""
+    return "amx_tile" in cpu_flags()
+
+
 def cuda_available() -> bool:
     import torch
 

@@ -8,13 +8,43 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import LfeError
-from ..hardware import n_threads
+from ..hardware import cpu_has_amx, n_threads
 from .base import Generation, Messages
+
+_PARAMS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _without_extra_buffers():
+    """Load with llama.cpp's extra buffer types (weight repacking: AMX, CPU_REPACK) off.
+
+    On a 2-core Xeon with AMX (2026-12-02) the first decode after loading into the AMX buffer
+    segfaulted for both bundled GGUFs (Q4_K_M and Q4_1); with the extra buffers off both answered.
+    Upstream: ggml-org/llama.cpp#20824 (segfault in ggml_backend_amx_mul_mat) and #16315 (wrong
+    results from the AMX kernels for Q4_0/Q4_1). llama-cpp-python has no argument for
+    `use_extra_bufts`, so the defaults it starts from are patched for the one load, under a lock.
+    """
+    import llama_cpp.llama as binding
+
+    with _PARAMS_LOCK:
+        original = binding.llama_cpp.llama_model_default_params
+
+        def defaults():
+            params = original()
+            params.use_extra_bufts = False
+            return params
+
+        binding.llama_cpp.llama_model_default_params = defaults
+        try:
+            yield
+        finally:
+            binding.llama_cpp.llama_model_default_params = original
 
 
 @contextlib.contextmanager
@@ -40,7 +70,10 @@ class LlamaCppEngine:
             raise LfeError(f"instructor.model: no such file: {model_path}")
         from llama_cpp import Llama
 
-        with _quiet_stderr():
+        # Where the CPU has AMX, its repacked buffers crash llama.cpp: loaded without them.
+        self.extra_buffers = not cpu_has_amx()
+        loading = contextlib.nullcontext() if self.extra_buffers else _without_extra_buffers()
+        with _quiet_stderr(), loading:
             self.llm = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=threads or n_threads(),
                              seed=seed, verbose=False)
         self.model_path = model_path
