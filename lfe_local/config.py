@@ -117,7 +117,10 @@ class InstructorConfig(_Section):
     generator_timeout_s: float = Field(10.0, gt=0, description="program mode: wall-clock limit for one generator run (all its instances).")
     repair_generators: bool = Field(
         True,
-        description="program mode: a generator whose run fails, or whose instances mostly fail the task's check, is asked for once more, sampled, with one failing instance and the reason (not its code, which the bundled 1.5B copied back unchanged); the new generator's id ends in -r.")
+        description="program mode: a generator whose run fails, or whose instances mostly fail the task's check, is asked for again, sampled, with one failing instance and the reason (not its code, which the bundled 1.5B copied back unchanged); a reply with no usable code is asked again as it was; the new generator's id ends in -r (-r2, -r3, ... for later attempts). false = one attempt per group.")
+    generator_attempts: int = Field(
+        2, ge=1, le=6,
+        description="program mode, with repair_generators: most generators written per group of errors, the first included; a group stops at its first generator that runs and whose instances mostly pass the task's check.")
 
 
 class EmbedConfig(_Section):

@@ -605,31 +605,48 @@ class Loop:
         return rows, samples, runs
 
     def _repair_generators(self, engine, cycle: int, written: list, runs: list, n_seeds: int):
-        """A generator whose run failed, or whose instances mostly fail the task's check, gets one
-        repair call (its request again, with one failing instance and why); the fix runs as a
-        generator of its own, and the original stays on record with its instances."""
+        """Up to generator_attempts - 1 more rounds for the groups whose latest generator failed:
+        one whose run failed, or whose instances mostly fail the task's check, is repaired (its
+        request again, with one failing instance and why); one whose reply had no usable code is
+        asked again as it was. Each new generator runs as one of its own, and every earlier one
+        stays on record with its instances."""
         from .instruct.calls import RETRY_TEMPERATURE
-        from .instruct.generators import instance_samples, repair_feedback, repair_job, write_generators
+        from .instruct.generators import (
+            instance_samples,
+            repair_feedback,
+            repair_job,
+            rewrite_job,
+            write_generators,
+        )
 
         icfg, items = self.cfg.instructor, self._item_map()
-        jobs = []
-        for outcome, run in zip(written, runs, strict=True):
-            if outcome.code is None:  # no usable code after the retries: nothing to repair
-                continue
-            made = instance_samples(cycle, outcome.job, run.instances) if run.ok else []
-            feedback = repair_feedback(run, made, [self._verify_sample(s, items) for s in made])
-            if feedback:
-                jobs.append(repair_job(outcome.job, feedback))
-        if not jobs:
-            return [], []
-        self.rep.stage_started(cycle, "instruct: repairs", len(jobs))
-        engine.purpose = "generator_repair"
-        # Sampled: at greedy the bundled 1.5B answered 5 of 5 repair requests with its code unchanged.
-        fixed = write_generators(engine, jobs, temperature=max(icfg.temperature, RETRY_TEMPERATURE),
-                                 max_tokens=icfg.max_tokens,
-                                 retries=icfg.retries, seed=self.cfg.run.seed * 100_000 + cycle * 10_000 + 8_000,
-                                 on_progress=self.rep.advance)
-        rows, samples, _ = self._run_generators(cycle, fixed, n_seeds)
+        latest = [(outcome.job, outcome, run) for outcome, run in zip(written, runs, strict=True)]
+        rows, samples = [], []
+        for attempt in range(1, icfg.generator_attempts):
+            jobs, groups = [], []
+            for original, outcome, run in latest:
+                if outcome.code is None:
+                    jobs.append(rewrite_job(original, attempt))
+                else:
+                    made = instance_samples(cycle, outcome.job, run.instances) if run.ok else []
+                    feedback = repair_feedback(run, made, [self._verify_sample(s, items) for s in made])
+                    if feedback is None:  # this group has its generator
+                        continue
+                    jobs.append(repair_job(original, feedback, attempt))
+                groups.append(original)
+            if not jobs:
+                break
+            self.rep.stage_started(cycle, f"instruct: repairs ({attempt + 1}/{icfg.generator_attempts})", len(jobs))
+            engine.purpose = "generator_repair"
+            # Sampled: at greedy the bundled 1.5B answered 5 of 5 repair requests with its code unchanged.
+            # The first round's seeds are those of the single repair round before generator_attempts.
+            seed = self.cfg.run.seed * 100_000 + cycle * 10_000 + 8_000 + (100 * attempt if attempt > 1 else 0)
+            fixed = write_generators(engine, jobs, temperature=max(icfg.temperature, RETRY_TEMPERATURE),
+                                     max_tokens=icfg.max_tokens, retries=icfg.retries, seed=seed,
+                                     on_progress=self.rep.advance)
+            new_rows, new_samples, new_runs = self._run_generators(cycle, fixed, n_seeds)
+            rows, samples = rows + new_rows, samples + new_samples
+            latest = list(zip(groups, fixed, new_runs, strict=True))
         return rows, samples
 
     def _taxonomy(self, cycle: int, analyses: list[dict]) -> list[dict]:

@@ -285,3 +285,51 @@ def test_instances_that_drop_the_errors_calculation_fail_the_skill_check():
             asked = repair_job(original, feedback).messages[-1]["content"]
             assert "(its problems do not practise the calculation the problems above need; other_skill:" in asked
     assert same_skill("3 + 4 = 7.", None).ok  # nothing to compare with: no verdict against it
+
+
+class RecordingWriter(ScriptedWriter):
+    """ScriptedWriter that also keeps each request: the attempts' bookkeeping is under test."""
+
+    def __init__(self, replies):
+        super().__init__(replies)
+        self.requests = []
+
+    def generate(self, conversations, **kw):
+        self.requests += conversations
+        return super().generate(conversations, **kw)
+
+
+def test_a_group_gets_up_to_generator_attempts_generators(tmp_path):
+    """g0's reply had no code: asked again as it was; g1 fails the equation check: repaired, and
+    repaired again when the repair fails too; g2 is right: left alone. Each new generator runs."""
+    from lfe_local.config import Config
+    from lfe_local.loop import Loop
+
+    cfg = Config.model_validate({"task": {"name": "arith", "train_size": 6, "val_size": 2, "test_size": 2},
+                                 "instructor": {"new_problems": "program", "generator_attempts": 3}})
+    lp = Loop(tmp_path, cfg)
+    lp.run_id = "r"
+    examples = [Example("elsewhere-0001", "q", "ref")]  # no source item: the skill check is not under test
+    jobs = [GeneratorJob(f"c1-le-g{i}", "le", "wrong operation", examples,
+                         generator_messages(MATH_LESSON, "wrong operation", examples)) for i in range(3)]
+    written = [GeneratorOutcome(jobs[0], None, "truncated", 3, 1, 1, 1.0, "{\"code\": \"def"),
+               GeneratorOutcome(jobs[1], OFF_BY_ONE, None, 1, 1, 1, 1.0, ""),
+               GeneratorOutcome(jobs[2], GOOD, None, 1, 1, 1, 1.0, "")]
+    runs = [None, run_generator(OFF_BY_ONE, SEEDS, MATH_LESSON, timeout_s=10),
+            run_generator(GOOD, SEEDS, MATH_LESSON, timeout_s=10)]
+    writer = RecordingWriter([json.dumps({"code": c}) for c in (GOOD, OFF_BY_ONE, GOOD)])
+    rows, samples = lp._repair_generators(writer, 1, written, runs, len(SEEDS))
+    assert [(r["generator_id"], r["status"]) for r in rows] == [
+        ("c1-le-g0-r", "made"), ("c1-le-g1-r", "made"), ("c1-le-g1-r2", "made")]
+    assert writer.temperatures == [0.7, 0.7, 0.7] and writer.replies == []
+    assert writer.requests[0] == jobs[0].messages  # the rewrite: the request as it was
+    assert "fail the check" in writer.requests[1][-1]["content"]  # the repairs: with what went wrong
+    assert "fail the check" in writer.requests[2][-1]["content"]
+    assert {s["generator_id"] for s in samples} == {"c1-le-g0-r", "c1-le-g1-r", "c1-le-g1-r2"}
+    assert all(len([s for s in samples if s["generator_id"] == r["generator_id"]]) == r["instances_made"] == len(SEEDS)
+               for r in rows)
+    # Two attempts in all: one round, as before generator_attempts.
+    lp.cfg = cfg.model_copy(update={"instructor": cfg.instructor.model_copy(update={"generator_attempts": 2})})
+    writer = RecordingWriter([json.dumps({"code": c}) for c in (GOOD, OFF_BY_ONE)])
+    rows, _ = lp._repair_generators(writer, 1, written, runs, len(SEEDS))
+    assert [r["generator_id"] for r in rows] == ["c1-le-g0-r", "c1-le-g1-r"]

@@ -12,8 +12,9 @@ Every instance then goes through the same verification, dedup and decontaminatio
 sample, and a few instances per generator are solved afresh from their question text alone (see
 verify/generator_check.py): a generator whose code computes something other than what its
 question says is rejected whole. A generator whose run fails, or whose instances mostly fail the
-task's check, is shown what went wrong and asked once for a fix (a repair: a new generator whose id
-ends in "-r"); the small bundled instructor's wrong generators are mostly one-line mistakes.
+task's check, is shown what went wrong and asked for a fix (a repair: a new generator whose id
+ends in "-r", then "-r2", ... up to `generator_attempts` in all); the small bundled instructor's
+wrong generators are mostly one-line mistakes. A reply with no usable code is asked again as it was.
 """
 
 from __future__ import annotations
@@ -300,7 +301,17 @@ _REASON_WORDS = {
 }
 
 
-def repair_job(job: GeneratorJob, feedback: str) -> GeneratorJob:
+def attempt_id(generator_id: str, attempt: int) -> str:
+    """The id of a group's attempt after its first: "-r", then "-r2", "-r3", ..."""
+    return generator_id + REPAIR_SUFFIX + (str(attempt) if attempt > 1 else "")
+
+
+def rewrite_job(job: GeneratorJob, attempt: int) -> GeneratorJob:
+    """The same request once more (its last reply had no usable code; sampled, it may now)."""
+    return GeneratorJob(attempt_id(job.generator_id, attempt), job.strategy, job.error_type, job.examples, job.messages)
+
+
+def repair_job(job: GeneratorJob, feedback: str, attempt: int = 1) -> GeneratorJob:
     """The generator's request again with what went wrong (one failing problem and why), asked
     afresh. The failed code is not shown: shown it (as its own earlier turn), the bundled 1.5B
     returned it unchanged in 8 of 8 repairs, greedy or sampled; asked afresh, it fixed 3 of 13."""
@@ -311,4 +322,4 @@ def repair_job(job: GeneratorJob, feedback: str) -> GeneratorJob:
         f"{request}\n\nA generator written earlier for these problems was wrong. {feedback}\n\n"
         "Write a new generate(rng) that does not make this mistake: the question, every equation of the "
         "solution, and the answer must be right.")}]
-    return GeneratorJob(job.generator_id + REPAIR_SUFFIX, job.strategy, job.error_type, job.examples, messages)
+    return GeneratorJob(attempt_id(job.generator_id, attempt), job.strategy, job.error_type, job.examples, messages)
