@@ -135,6 +135,29 @@ def score(
 
 
 @app.command()
+def export(
+    what: str = typer.Option(..., "--what", help="dataset (accepted samples as chat-messages JSONL), adapter "
+                                                 "(the cycle's peft LoRA folder) or merged (the target with it "
+                                                 "merged in, an HF model folder)."),
+    out: Path = typer.Option(..., "--out", help="Folder to create (must not exist, or be empty)."),
+    workspace: Path = WORKSPACE,
+    run_id: str | None = typer.Option(None, "--run", help="Run id (default: the workspace's latest run)."),
+    cycle: int | None = typer.Option(None, "--cycle", help="Cycle (default: dataset, every cycle; adapter and "
+                                                           "merged, the best cycle, or the last one trained)."),
+) -> None:
+    """Take a run's accepted dataset, its LoRA adapter, or the merged target out of the workspace."""
+    from .export import export as export_run
+
+    try:
+        done = export_run(workspace, what, out, run_id=run_id, cycle=cycle, log=lambda m: typer.echo(m, err=True))
+    except LfeError as err:
+        _fail(err)
+    which = "every cycle" if done.cycle is None else f"cycle {done.cycle}"
+    count = f", {done.n_samples} samples" if done.n_samples is not None else ""
+    typer.echo(f"exported the {done.what} of run {done.run_id} ({which}{count}) to {done.out}")
+
+
+@app.command()
 def sql(
     query: str | None = typer.Argument(None, help="SQL to run; without it, an interactive prompt."),
     workspace: Path = WORKSPACE,

@@ -131,3 +131,50 @@ def test_adapter_changes_the_targets_outputs(smoke):
         base = load_model(hf, "cpu")(**ids).logits[0, -1]
         tuned = load_model(hf, "cpu", adapter=adapter)(**ids).logits[0, -1]
     assert (base - tuned).abs().max().item() > 1e-3
+
+
+def test_the_exports_load_in_the_libraries_that_consume_them(smoke, tmp_path):
+    """lfe export of the smoke run: the dataset renders through the target's chat template as TRL
+    does it, the adapter loads with peft, the merged model with plain transformers and gives the
+    adapted target's logits."""
+    import json
+
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from lfe_local.engines.hf_model import ensure_hf, load_model
+
+    ws, *_ = smoke
+    outs = {}
+    for what in ("dataset", "adapter", "merged"):
+        outs[what] = tmp_path / what
+        done = lfe("export", "-w", str(ws), "--what", what, "--out", str(outs[what]), cwd=ws)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert f"exported the {what} of run" in done.stdout
+        assert not list(tmp_path.glob(".*partial*"))  # nothing left half-written beside it
+    # dataset: every accepted sample, one chat per line, its provenance line for line beside it
+    accepted = query(ws, "SELECT sample_id, training_text FROM samples WHERE status = 'accepted' ORDER BY cycle, sample_id")
+    lines = [json.loads(x) for x in (outs["dataset"] / "train.jsonl").read_text().splitlines()]
+    side = [json.loads(x) for x in (outs["dataset"] / "samples.jsonl").read_text().splitlines()]
+    assert [s["sample_id"] for s in side] == [a[0] for a in accepted] and len(lines) == len(accepted)
+    tok = AutoTokenizer.from_pretrained(str(outs["merged"]))
+    for row, (_, text) in zip(lines, accepted, strict=True):
+        assert [m["role"] for m in row["messages"]][-2:] == ["user", "assistant"]
+        assert row["messages"][-1]["content"] == text
+        assert text in tok.apply_chat_template(row["messages"], tokenize=False)
+    # adapter and merged: the same function of a prompt as the adapted target in lfe-local
+    cycle, adapter = query(ws, "SELECT cycle, path FROM adapters WHERE path IS NOT NULL ORDER BY cycle DESC")[0]
+    assert json.loads((outs["adapter"] / "export.json").read_text())["cycle"] == cycle
+    hf = ensure_hf(bundled_model())
+    ids = tok("Tom has 3 apples and buys 4 more.", return_tensors="pt")
+    with torch.inference_mode():
+        want = load_model(hf, "cpu", adapter=adapter)(**ids).logits
+        peft_model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(str(hf), dtype=torch.float32),
+                                               str(outs["adapter"]))
+        merged = AutoModelForCausalLM.from_pretrained(str(outs["merged"]), dtype=torch.float32)
+        assert torch.allclose(peft_model(**ids).logits, want, atol=1e-4)
+        assert torch.allclose(merged(**ids).logits, want, atol=1e-4)
+    # a second export into the same folder is refused in one line, and changes nothing
+    again = lfe("export", "-w", str(ws), "--what", "adapter", "--out", str(outs["adapter"]), cwd=ws)
+    assert again.returncode == 2 and again.stderr.count("\n") == 1 and "already exists" in again.stderr
