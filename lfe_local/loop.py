@@ -137,6 +137,7 @@ class Loop:
         try:
             self.run_id = self._open_run()
             self.rep.run_started(self.run_id, self.cfg.run.cycles, self.task.name, str(self.workspace))
+            self._publish()
             done = self.store.done_stages(self.run_id)
             stopped = None
             for cycle, stage in plan(self.cfg.run.cycles):
@@ -151,6 +152,7 @@ class Loop:
             gains = {c: g for c in range(1, self.cfg.run.cycles + 1) if (g := self._test_gain(c)) is not None}
             if stopped is None:
                 self.store.finish_run(self.run_id, best, gains.get(best))
+                self._publish()
             self.rep.run_finished(time.perf_counter() - t0, best)
             return RunSummary(self.run_id, self.store.path, best, self.store.accuracies(self.run_id),
                               time.perf_counter() - t0, stopped, gains)
@@ -222,12 +224,21 @@ class Loop:
                 else:
                     self.store.insert(table, table_rows)
             self.store.mark_stage(self.run_id, cycle, stage, started, seconds, summary)
+        self._publish()
         self.rep.stage_finished(cycle, stage, seconds, summary)
         if name == "eval":
             split = stage.split("_")[1]
             evals = rows["evaluations"]
             acc = sum(r["correct"] for r in evals) / max(1, len(evals))
             self.rep.metric(cycle, split, acc, len(evals))
+
+    def _publish(self) -> None:
+        """The snapshot `lfe sql` reads while this run holds the database. Losing it (a full disk)
+        costs readers freshness, not the run its results: said, not raised."""
+        try:
+            self.store.publish_snapshot()
+        except LfeError as err:
+            self.rep.message(f"readers keep the previous snapshot: {err}")
 
     # -- helpers -------------------------------------------------------------------------------
     @property

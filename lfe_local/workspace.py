@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -10,7 +12,7 @@ from rich.table import Table
 
 from .config import CONFIG_NAME, PRESETS, STRATEGIES, load_config, render_toml
 from .errors import LfeError
-from .store import DB_NAME, Store
+from .store import DB_NAME, SNAPSHOT_NAME, Store, StoreBusy
 
 
 def init_workspace(directory: Path, preset: str | None, force: bool) -> Path:
@@ -139,7 +141,17 @@ def compare_workspace(workspace: Path, *, strategies: str, seeds: str | None, pr
 def sql_workspace(workspace: Path, query: str | None, fmt: str, write: bool) -> int:
     from .sqlshell import format_result, interactive, run_query
 
-    store = Store(workspace / DB_NAME, read_only=not write)
+    try:
+        store = Store(workspace / DB_NAME, read_only=not write)
+    except StoreBusy:
+        # A running `lfe run` holds the file: read the copy it publishes after each stage.
+        snapshot = workspace / SNAPSHOT_NAME
+        if write or not snapshot.exists():
+            raise
+        store = Store(snapshot, read_only=True)
+        when = dt.datetime.fromtimestamp(snapshot.stat().st_mtime).strftime("%H:%M:%S")
+        print(f"note: {DB_NAME} is held by a running `lfe run`; reading {SNAPSHOT_NAME}, "
+              f"as of its last finished stage ({when})", file=sys.stderr)
     try:
         if query is None:
             interactive(store.con, Console())

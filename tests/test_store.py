@@ -329,6 +329,62 @@ def test_open_while_another_process_writes(db):
         assert s.con.execute("SELECT version FROM schema_version").fetchone() == (SCHEMA_VERSION,)
 
 
+PUBLISHER = textwrap.dedent(
+    """
+    import sys
+    from lfe_local.store import Store
+    s = Store(sys.argv[1])
+    s.insert("runs", [{"run_id": "r1", "created_at": "2024-05-06 07:08:09", "status": "running", "task": "arith",
+                       "strategy": "le", "n_cycles": 1, "fingerprint": "f", "config_json": "{}",
+                       "target_model": "t", "instructor_model": "i"}])
+    s.publish_snapshot()  # as after a finished stage
+    s.con.execute("UPDATE runs SET status = 'finished'")  # committed, not yet published
+    print("ready", flush=True)
+    sys.stdin.readline()
+    s.insert("runs", [{"run_id": "r2", "created_at": "2024-05-06 07:08:09", "status": "running", "task": "arith",
+                       "strategy": "le", "n_cycles": 1, "fingerprint": "f", "config_json": "{}",
+                       "target_model": "t", "instructor_model": "i"}])  # the reader never blocked it
+    s.close()
+    print("wrote", flush=True)
+    """
+)
+
+
+def test_sql_reads_the_published_snapshot_while_a_run_holds_the_file(db):
+    proc = subprocess.Popen([sys.executable, "-c", PUBLISHER, str(db)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        result = CliRunner().invoke(app, ["sql", "-w", str(db.parent), "SELECT run_id, status FROM runs", "-f", "csv"])
+        assert result.exit_code == 0, result.stderr
+        assert result.stdout.split() == ["run_id,status", "r1,running"]  # as of the snapshot
+        assert "reading lfe.snapshot.duckdb" in result.stderr and result.stderr.count("\n") == 1
+        with pytest.raises(LfeError, match="still using it"):  # publishing left the run's lock in place
+            Store(db, read_only=True)
+        # --write needs the real file: refused, in one line
+        result = CliRunner().invoke(app, ["sql", "-w", str(db.parent), "--write", "SELECT 1"])
+        assert result.exit_code != 0 and result.stderr.count("\n") == 1
+        out, _ = proc.communicate("\n", timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and out.strip() == "wrote"
+    with Store(db, read_only=True) as s:
+        assert s.con.execute("SELECT count(*) FROM runs").fetchone() == (2,)
+
+
+def test_a_snapshot_is_replaced_whole(db, tmp_path):
+    with Store(db) as s:
+        s.create_run(run_row())
+        first = s.publish_snapshot()
+        s.create_run(run_row("r2"))
+        assert s.publish_snapshot() == first
+    assert [p.name for p in db.parent.iterdir() if "snapshot" in p.name] == ["lfe.snapshot.duckdb"]
+    with Store(first, read_only=True) as snap:
+        assert snap.con.execute("SELECT count(*) FROM runs").fetchone() == (2,)
+        assert names(snap.con, "BASE TABLE") == TABLES and names(snap.con, "VIEW") == VIEWS  # the documented API
+
+
 # -- lfe sql ------------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -19,6 +20,9 @@ import pyarrow as pa
 from ..errors import LfeError
 
 DB_NAME = "lfe.duckdb"
+# A copy of the database that `lfe run` publishes after each finished stage: DuckDB lets one
+# process open a file while another writes it, so readers (lfe sql, a notebook) open this one then.
+SNAPSHOT_NAME = "lfe.snapshot.duckdb"
 SCHEMA_VERSION = 7
 
 # Every schema version after 1, in order: (version, name, statements). schema.sql adds the tables
@@ -45,6 +49,10 @@ def _now() -> dt.datetime:
     return dt.datetime.now().replace(microsecond=0)
 
 
+class StoreBusy(LfeError):
+    """The file is held by another process (a running `lfe run`)."""
+
+
 class Store:
     def __init__(self, path: Path, read_only: bool = False):
         self.path = Path(path)
@@ -55,7 +63,7 @@ class Store:
         except duckdb.IOException as err:
             # DuckDB allows one writer per file; a running `lfe run` holds it.
             msg = str(err).splitlines()[0]
-            raise LfeError(f"{self.path}: cannot open ({msg}); is an `lfe run` still using it?") from None
+            raise StoreBusy(f"{self.path}: cannot open ({msg}); is an `lfe run` still using it?") from None
         if not read_only:
             self._migrate()
 
@@ -89,6 +97,33 @@ class Store:
                                 self.con.execute(statement)
                         self.con.execute("INSERT OR IGNORE INTO migrations VALUES (?, ?, ?)", [version, name, _now()])
                 self.con.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])
+
+    # -- the snapshot readers open while a run holds the file ----------------------------------
+    def publish_snapshot(self) -> Path:
+        """Copy the database as it is now (every committed stage, nothing in flight: call it
+        between transactions) to SNAPSHOT_NAME beside it, replacing the last copy atomically, so
+        a reader sees one whole snapshot or the one before."""
+        snap = self.path.with_name(SNAPSHOT_NAME)
+        tmp = snap.with_name(f".{snap.name}.{os.getpid()}.tmp")
+        # DuckDB writes the copy: never open the live file by another descriptor of this process,
+        # since closing it would drop the process's POSIX lock on the file (seen: a reader then
+        # opened it while the run held it).
+        own = self.con.execute("SELECT current_database()").fetchone()[0]
+        try:
+            tmp.unlink(missing_ok=True)
+            quoted = str(tmp).replace("'", "''")
+            self.con.execute(f"ATTACH '{quoted}' AS lfe_snapshot")
+            try:
+                self.con.execute(f'COPY FROM DATABASE "{own}" TO lfe_snapshot')
+            finally:
+                self.con.execute("DETACH lfe_snapshot")
+            os.replace(tmp, snap)
+        except (OSError, duckdb.Error) as err:
+            raise LfeError(f"{snap}: not published ({str(err).splitlines()[0]})") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+            tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+        return snap
 
     # -- transactions --------------------------------------------------------------------
     @contextlib.contextmanager
