@@ -158,6 +158,24 @@ def export(
 
 
 @app.command()
+def report(
+    workspace: Path = WORKSPACE,
+    run_id: str | None = typer.Option(None, "--run", help="Run id (default: the workspace's latest run)."),
+    out: Path | None = typer.Option(None, "--out", help="HTML file to write (default: WORKSPACE/report-RUN.html)."),
+    png: Path | None = typer.Option(None, "--png", help="Also write each plot as a PNG into this folder."),
+) -> None:
+    """One self-contained HTML file of a run: accuracy with intervals, error types, the sample
+    funnel, training loss, stage times, and the strategies side by side for `lfe compare` runs."""
+    from .report import build_report
+
+    try:
+        path, from_snapshot = build_report(workspace, run_id=run_id, out=out, png_dir=png)
+    except LfeError as err:
+        _fail(err)
+    typer.echo(f"wrote {path}" + (" (from the running run's snapshot)" if from_snapshot else ""))
+
+
+@app.command()
 def sql(
     query: str | None = typer.Argument(None, help="SQL to run; without it, an interactive prompt."),
     workspace: Path = WORKSPACE,

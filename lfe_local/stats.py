@@ -39,3 +39,10 @@ def paired_bootstrap(treatment: np.ndarray, base: np.ndarray, seed: int = 0,
     alpha = (1 - level) / 2
     low, high = np.quantile(diffs, [alpha, 1 - alpha])
     return Delta(float(t.mean()), float(b.mean()), float(per_item.mean()), float(low), float(high))
+
+
+def accuracy_interval(correct: list[bool], seed: int = 0, resamples: int = RESAMPLES,
+                      level: float = 0.95) -> tuple[float, float, float]:
+    """An accuracy and its bootstrap percentile interval: (accuracy, low, high)."""
+    d = paired_bootstrap([correct], [[0] * len(correct)], seed=seed, resamples=resamples, level=level)
+    return d.accuracy, d.low, d.high

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from .config import CONFIG_NAME, PRESETS, STRATEGIES, load_config, render_toml
 from .errors import LfeError
-from .store import DB_NAME, SNAPSHOT_NAME, Store, StoreBusy
+from .store import DB_NAME, SNAPSHOT_NAME, Store, open_reader
 
 
 def init_workspace(directory: Path, preset: str | None, force: bool) -> Path:
@@ -138,20 +138,21 @@ def compare_workspace(workspace: Path, *, strategies: str, seeds: str | None, pr
     console.print(f"{len(summary.runs)} runs, {summary.seconds / 60:.1f} min; database: {summary.db_path.resolve()}")
 
 
+def snapshot_note(snapshot: Path) -> str:
+    when = dt.datetime.fromtimestamp(snapshot.stat().st_mtime).strftime("%H:%M:%S")
+    return (f"note: {DB_NAME} is held by a running `lfe run`; reading {SNAPSHOT_NAME}, "
+            f"as of its last finished stage ({when})")
+
+
 def sql_workspace(workspace: Path, query: str | None, fmt: str, write: bool) -> int:
     from .sqlshell import format_result, interactive, run_query
 
-    try:
-        store = Store(workspace / DB_NAME, read_only=not write)
-    except StoreBusy:
-        # A running `lfe run` holds the file: read the copy it publishes after each stage.
-        snapshot = workspace / SNAPSHOT_NAME
-        if write or not snapshot.exists():
-            raise
-        store = Store(snapshot, read_only=True)
-        when = dt.datetime.fromtimestamp(snapshot.stat().st_mtime).strftime("%H:%M:%S")
-        print(f"note: {DB_NAME} is held by a running `lfe run`; reading {SNAPSHOT_NAME}, "
-              f"as of its last finished stage ({when})", file=sys.stderr)
+    if write:
+        store = Store(workspace / DB_NAME)
+    else:
+        store, snapshot = open_reader(workspace / DB_NAME)
+        if snapshot:
+            print(snapshot_note(store.path), file=sys.stderr)
     try:
         if query is None:
             interactive(store.con, Console())

@@ -182,3 +182,18 @@ def test_rerunning_a_finished_comparison_only_reports_it(compared):
     assert query(ws, "SELECT count(*) FROM runs") == [(len(STRATEGIES),)]
     table = [line for line in again.stdout.splitlines() if line.strip().startswith("│ le")]
     assert table and table[0] in first.stdout
+
+
+def test_the_report_of_a_compared_run_shows_the_strategies_side_by_side(compared, tmp_path):
+    import html
+    import re
+
+    from lfe_local.report import build_report
+
+    ws, _ = compared
+    out, _ = build_report(ws, out=tmp_path / "r.html")
+    page = out.read_text()
+    numbers = json.loads(html.unescape(re.search(r'<figure id="plot-comparison" data-numbers="([^"]*)"', page)[1]))
+    want = query(ws, "SELECT strategy, cycle, delta, ci_low, ci_high FROM strategy_comparison ORDER BY strategy, cycle")
+    assert [(r["strategy"], r["cycle"], r["delta"], r["ci_low"], r["ci_high"]) for r in numbers] == [
+        (s, c, round(d, 4), round(lo, 4), round(hi, 4)) for s, c, d, lo, hi in want]

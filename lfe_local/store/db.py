@@ -53,6 +53,18 @@ class StoreBusy(LfeError):
     """The file is held by another process (a running `lfe run`)."""
 
 
+def open_reader(path: Path) -> tuple[Store, bool]:
+    """A read-only Store on `path`, or, while a running `lfe run` holds it, on the snapshot that
+    run publishes beside it. Returns (store, whether it is the snapshot)."""
+    try:
+        return Store(path, read_only=True), False
+    except StoreBusy:
+        snapshot = Path(path).with_name(SNAPSHOT_NAME)
+        if not snapshot.exists():
+            raise
+        return Store(snapshot, read_only=True), True
+
+
 class Store:
     def __init__(self, path: Path, read_only: bool = False):
         self.path = Path(path)
@@ -279,6 +291,25 @@ class Store:
         with self.transaction():
             self.insert("comparison_runs", [{"compare_id": compare_id, "strategy": strategy, "seed": seed,
                                              "run_id": run_id}])
+
+    def report_data(self, run_id: str) -> dict[str, list[dict[str, Any]]]:
+        """What `lfe report` plots of one run, from the documented views and tables."""
+        one = [run_id]
+        compare = self._one("SELECT compare_id FROM comparison_runs WHERE run_id = ? LIMIT 1", one)
+        return {
+            "evaluations": self._all("SELECT cycle, split, item_id, correct FROM evaluations WHERE run_id = ? "
+                                     "ORDER BY cycle, split, item_id", one),
+            "error_types": self._all("SELECT cycle, cluster, n_errors FROM error_types WHERE run_id = ? "
+                                     "ORDER BY cycle, n_errors DESC, cluster", one),
+            "funnel": self._all("SELECT cycle, origin, status, sum(n)::INTEGER AS n FROM sample_funnel "
+                                "WHERE run_id = ? GROUP BY ALL ORDER BY cycle, origin, status", one),
+            "loss": self._all("SELECT cycle, step, loss FROM train_steps WHERE run_id = ? ORDER BY cycle, step", one),
+            "stages": self._all("SELECT cycle, stage, seconds FROM stage_times WHERE run_id = ? "
+                                "ORDER BY started_at, cycle, stage", one),
+            "comparison": [] if compare is None else self._all(
+                "SELECT compare_id, strategy, cycle, n_seeds, n_items, accuracy, base_accuracy, delta, ci_low, ci_high "
+                "FROM strategy_comparison WHERE compare_id = ? ORDER BY strategy, cycle", [compare["compare_id"]]),
+        }
 
     def test_outcomes(self, run_id: str) -> dict[int, dict[str, bool]]:
         """cycle -> item_id -> correct, on the test split."""
