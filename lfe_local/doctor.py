@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Config
-from .hardware import cpu_flags, cpu_has_amx, cpu_model, n_threads
+from .hardware import cpu_flags, cpu_model, n_threads
 
 # The CPU features that change what runs fast here (bf16 autocast, llama.cpp's kernels).
 FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
@@ -42,13 +42,22 @@ def version(package: str) -> str | None:
         return None
 
 
+def llama_repacking() -> str:
+    try:
+        from .engines.llama_cpp_engine import llama_amx_active
+    except ImportError:
+        return "llama-cpp-python not installed"
+    if llama_amx_active():
+        return "off: this llama.cpp has AMX kernels and the CPU AMX; its AMX buffers crashed it"
+    return "on"
+
+
 def machine() -> list[tuple[str, str]]:
     flags = cpu_flags()
     facts = [("CPU", cpu_model()),
              ("CPU flags", " ".join(f"{f}={'yes' if f in flags else 'no'}" for f in FLAGS)),
              ("threads", str(n_threads())),
-             ("llama.cpp weight repacking", "off: AMX CPU (its AMX buffers crashed llama.cpp here)"
-              if cpu_has_amx() else "on"),
+             ("llama.cpp weight repacking", llama_repacking()),
              ("python", platform.python_version())]
     facts += [(p, version(p) or "not installed") for p in PACKAGES]
     return facts

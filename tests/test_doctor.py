@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from lfe_local.config import bundled_instructor, bundled_model
-from lfe_local.hardware import cpu_has_amx, n_threads
+from lfe_local.engines.llama_cpp_engine import llama_amx_active
+from lfe_local.hardware import n_threads
 
 pytestmark = pytest.mark.model
 
@@ -40,7 +41,7 @@ def test_a_default_workspace_is_ready_and_the_models_are_the_bundled_ones(tmp_pa
     facts = {ln.split("│")[1].strip(): ln.split("│")[2].strip() for ln in out.splitlines() if ln.count("│") == 3}
     assert facts["torch"] == torch.__version__ and facts["threads"] == str(n_threads())
     assert "avx512_bf16=" in out and "amx_bf16=" in out
-    assert facts["llama.cpp weight repacking"].startswith("off" if cpu_has_amx() else "on")
+    assert facts["llama.cpp weight repacking"].startswith("off" if llama_amx_active() else "on")
     line = next(ln for ln in out.splitlines() if "instructor.model:" in ln)
     assert line.split()[0] == "ok" and bundled_instructor() in line and f"sha256 {INSTRUCTOR_SHA256}" in line
     assert "MISSING" not in out

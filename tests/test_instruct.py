@@ -165,20 +165,20 @@ def test_lesson_shapes_the_reply_and_the_samples():
 
 def test_llama_cpp_loads_without_repacked_buffers_where_the_cpu_has_amx():
     """On an AMX CPU the bundled GGUFs crashed llama.cpp at their first decode (segfault) when
-    loaded into its AMX buffer; there the engine loads without extra buffer types, and answers."""
+    loaded into its AMX buffer; a llama.cpp built with AMX kernels loads there without extra
+    buffer types, and answers (scripts/setup builds it without them)."""
     if not Path(bundled_model()).exists():
         pytest.skip("bundled model missing: run scripts/setup")
     import llama_cpp.llama as binding
 
-    from lfe_local.engines.llama_cpp_engine import LlamaCppEngine, _without_extra_buffers
-    from lfe_local.hardware import cpu_has_amx
+    from lfe_local.engines.llama_cpp_engine import LlamaCppEngine, _without_extra_buffers, llama_amx_active
 
     with _without_extra_buffers():
         assert binding.llama_cpp.llama_model_default_params().use_extra_bufts is False
     assert binding.llama_cpp.llama_model_default_params().use_extra_bufts is True  # restored
     engine = LlamaCppEngine(bundled_model(), n_ctx=1024, seed=1)
     try:
-        assert engine.extra_buffers is not cpu_has_amx()
+        assert engine.extra_buffers is not llama_amx_active()
         [gen] = engine.generate([[{"role": "user", "content": "What is 2 + 3?"}]], max_tokens=8)
     finally:
         engine.close()

@@ -20,12 +20,22 @@ from .base import Generation, Messages
 _PARAMS_LOCK = threading.Lock()
 
 
+def llama_amx_active() -> bool:
+    """Whether the installed llama.cpp has AMX kernels and this CPU would run them."""
+    import llama_cpp
+
+    return cpu_has_amx() and "AMX_INT8 = 1" in llama_cpp.llama_print_system_info().decode(errors="replace")
+
+
 @contextlib.contextmanager
 def _without_extra_buffers():
     """Load with llama.cpp's extra buffer types (weight repacking: AMX, CPU_REPACK) off.
 
     On a 2-core Xeon with AMX (2026-12-02) the first decode after loading into the AMX buffer
     segfaulted for both bundled GGUFs (Q4_K_M and Q4_1); with the extra buffers off both answered.
+    What that costs was measured against a build without AMX kernels, which keeps the other
+    repacked buffer (CPU_REPACK): the 1.5B on a 1,053-token prompt and 200 new tokens, 2 threads,
+    24.9 s without extra buffers, 23.9 s with CPU_REPACK — 4%, not worth a build of our own.
     Upstream: ggml-org/llama.cpp#20824 (segfault in ggml_backend_amx_mul_mat) and #16315 (wrong
     results from the AMX kernels for Q4_0/Q4_1). llama-cpp-python has no argument for
     `use_extra_bufts`, so the defaults it starts from are patched for the one load, under a lock.
@@ -70,8 +80,9 @@ class LlamaCppEngine:
             raise LfeError(f"instructor.model: no such file: {model_path}")
         from llama_cpp import Llama
 
-        # Where the CPU has AMX, its repacked buffers crash llama.cpp: loaded without them.
-        self.extra_buffers = not cpu_has_amx()
+        # llama.cpp's AMX buffers crash it (below): a build with AMX kernels on a CPU with AMX
+        # loads without extra buffers.
+        self.extra_buffers = not llama_amx_active()
         loading = contextlib.nullcontext() if self.extra_buffers else _without_extra_buffers()
         with _quiet_stderr(), loading:
             self.llm = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=threads or n_threads(),
