@@ -99,8 +99,13 @@ def test_operations_are_the_binary_operators_of_the_equations(text, ops):
     assert operations(text) == ops
 
 
-@pytest.mark.parametrize("text, ok", [("196 // 2 = 98", True), ("7 // 2 = 3", True), ("-7 // 2 = -4", True),
-                                      ("7 // 2 = 3.5", False), ("12 // 4 = 4", False)])
-def test_floor_division_is_judged_as_python_does(text, ok):
+@pytest.mark.parametrize("text, ok, reason", [
+    ("196 // 2 = 98", True, None), ("12 // 4 = 3", True, None), ("-8 // 2 = -4", True, None),
+    ("7 // 2 = 3.5", False, "false"), ("12 // 4 = 4", False, "false"),
+    # Right as Python computes it, wrong in a solution: the remainder was dropped (seen: a
+    # generator's "packed equally into 17 bags" with 21 muffins, "21 // 17 = 1").
+    ("7 // 2 = 3", False, "dropped_remainder"), ("21 // 17 = 1", False, "dropped_remainder"),
+    ("-7 // 2 = -4", False, "dropped_remainder")])
+def test_floor_division_holds_only_when_it_divides_exactly(text, ok, reason):
     (eq,) = check_equations(text)
-    assert eq.ok == ok
+    assert (eq.ok, eq.reason) == (ok, reason)

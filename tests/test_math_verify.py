@@ -161,3 +161,21 @@ def test_gold_and_generator_samples_skip_the_per_sample_program(task):
 def test_bad_agreement_mode():
     with pytest.raises(ValueError):
         MathTask(agreement="vote")
+
+
+def test_a_new_question_that_carries_its_solution_is_rejected(task):
+    """Seen from a generator: every question ended with its worked calculation."""
+    leaky = Sample(sample_id="s2", strategy="le", kind="new", source_item_id="arith-train-0001",
+                   question="Omar bakes 3 trays with 7 buttons on each tray. How many buttons? Omar bakes 3 * 7 = 21.",
+                   solution="Omar bakes 3 * 7 = 21 buttons.", answer="21", program="print(3 * 7)", generator_id="g")
+    verdict = task.verify(leaky, source=None)
+    assert (verdict.ok, verdict.reason, verdict.detail) == (False, "solved_in_question", "3 * 7 = 21")
+    clean = Sample(**{**leaky.__dict__, "question": "Omar bakes 3 trays with 7 buttons on each tray. How many buttons?"})
+    assert task.verify(clean, source=None).ok
+    # A corrected item's question is the task's own: not subject to this check.
+    assert task.verify(sample(), source=Item("s", "train", "q", "14")).ok
+
+
+def test_a_floor_division_that_drops_a_remainder_is_a_bad_equation(task):
+    verdict = task.verify(sample(solution="21 muffins into 17 bags: 21 // 17 = 1.", answer="1", kind="new"), source=None)
+    assert (verdict.ok, verdict.reason, verdict.detail) == (False, "bad_equation", "21 // 17 = 1")

@@ -297,6 +297,7 @@ _REASON_WORDS = {
     "inconsistent_answer": "its solution does not end on the answer it returns",
     "missing_answer": "its answer is not a number",
     "empty_solution": "its solution is empty",
+    "solved_in_question": "its question already contains the solution's calculation",
     "other_skill": "its problems do not practise the calculation the problems above need",
 }
 

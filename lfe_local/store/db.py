@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import signal
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -51,6 +52,21 @@ def _now() -> dt.datetime:
 
 class StoreBusy(LfeError):
     """The file is held by another process (a running `lfe run`)."""
+
+
+_transactions = 0
+
+
+def _kill_in_commit() -> None:
+    """The crash test's one hook (scripts/crashtest.py): LFE_KILL_IN_COMMIT=N sends this process
+    SIGKILL inside its N-th transaction, every row written and COMMIT not yet run — a moment too
+    short to hit from outside. Unset, it costs one dictionary lookup per commit."""
+    global _transactions
+    wanted = os.environ.get("LFE_KILL_IN_COMMIT")
+    if wanted:
+        _transactions += 1
+        if _transactions == int(wanted):
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def open_reader(path: Path) -> tuple[Store, bool]:
@@ -143,6 +159,7 @@ class Store:
         self.con.execute("BEGIN TRANSACTION")
         try:
             yield
+            _kill_in_commit()
         except BaseException:
             self.con.execute("ROLLBACK")
             raise

@@ -16,7 +16,7 @@ from lfe_local.tasks.answers import (
 from lfe_local.tasks.base import Item, Sample, Score, Verdict
 from lfe_local.tasks.math_lesson import MATH_LESSON
 from lfe_local.tasks.paper_scoring import check_scorer, same_number
-from lfe_local.verify.equations import check_equations
+from lfe_local.verify.equations import check_equations, find_equations
 
 PROMPT = (
     "Solve the problem step by step. Write every calculation as an equation, like 3 + 4 = 7, "
@@ -83,6 +83,10 @@ class MathTask:
         solution = sample.solution or ""
         if not solution.strip():
             return Verdict(False, "empty_solution")
+        if sample.kind == "new" and (given := find_equations(sample.question)):
+            # A practice question that carries its own worked calculation teaches copying: seen in a
+            # demo run, a generator appended "Omar bakes 3 * 7 = 21 buttons. ..." to every question.
+            return Verdict(False, "solved_in_question", given[0])
         if gold_answer is not None:
             gold = normalize_number(gold_answer)
             if gold != answer:

@@ -45,7 +45,7 @@ _REL_TOL = Fraction(1, 10**6)
 class Equation:
     text: str  # the chain as written, e.g. "3 * 4 = 12 = 6 + 6"
     ok: bool
-    reason: str | None = None  # None, "false" or "division_by_zero"
+    reason: str | None = None  # None, "false", "division_by_zero" or "dropped_remainder"
     values: tuple[float, ...] = ()  # value of each side (empty when a division by zero stopped us)
     ops: frozenset[str] = frozenset()  # binary operators used on its sides: "+", "-", "*", "/", "**"
 
@@ -179,6 +179,11 @@ def _judge(text: str, sides: list[list[_Tok]]) -> Equation | None:
         values = tuple(float(v) for v, _, _ in parsed)
         holds = all(_equal(parsed[i], parsed[i + 1]) for i in range(len(parsed) - 1))
         ops = frozenset().union(*(p.ops for p in parsers))
+        # A "//" that drops a remainder is false in a worked solution: sharing 21 among 17 bags
+        # equally leaves no whole answer, and a generator seen in a demo run hid exactly that
+        # behind "21 // 17 = 1". Exact floor divisions ("12 // 4 = 3") hold.
+        if holds and any(p.dropped_remainder for p in parsers):
+            return Equation(text, ok=False, reason="dropped_remainder", values=values, ops=ops)
         if holds:
             return Equation(text, ok=True, values=values, ops=ops)
         if verdict is None or verdict.reason == "division_by_zero":
@@ -212,6 +217,7 @@ class _Parser:
         self.percent_is_fraction = percent_is_fraction
         self.binary_ops = 0
         self.ops: set[str] = set()
+        self.dropped_remainder = False  # a "//" whose division was not exact
 
     def parse(self) -> tuple[Fraction, bool, int | None]:
         value = self._sum()
@@ -252,6 +258,8 @@ class _Parser:
             if op in ("/", "//"):
                 if rhs == 0:
                     raise _DivisionByZero
+                if op == "//" and (value / rhs).denominator != 1:
+                    self.dropped_remainder = True
                 value = value / rhs if op == "/" else Fraction(math.floor(value / rhs))
             else:
                 value = value * rhs
