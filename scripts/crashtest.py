@@ -3,7 +3,7 @@
 mid evaluation, mid instructor call, mid verification, mid training — resumed with `lfe run`
 after each kill, then compared table by table with the same config run once without a kill.
 
-    .venv/bin/python scripts/crashtest.py [--preset smoke] [--cycles 1] [--out crashtest.json]
+    .venv/bin/python scripts/crashtest.py [--preset smoke] [--cycles 1] [--instructor bundled] [--out crash.json]
 
 Every table must hold the same rows (columns that time things aside; run ids and workspace paths
 normalised), with no duplicate and no row of a stage that has no done-marker. Kills from outside
@@ -42,7 +42,8 @@ TIMING = {"created_at", "started_at", "finished_at", "applied_at", "seconds", "l
 def lfe(ws: Path, args: list[str], env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "lfe_local", "run", "-w", str(ws), "--display", "plain", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-                            env={**os.environ, **(env or {})}, start_new_session=True)
+                            # unbuffered: the kills wait for log lines, which a pipe would hold back
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, start_new_session=True)
 
 
 def run_to_end(ws: Path, args: list[str]) -> None:
@@ -121,16 +122,30 @@ def main() -> int:
     ap.add_argument("--preset", default="smoke")
     ap.add_argument("--cycles", type=int, default=1)
     ap.add_argument("--commit", type=int, default=3, help="kill inside this process's N-th transaction")
+    ap.add_argument("--instructor", default="bundled",
+                    help="instructor GGUF: 'bundled' (the 1.5B, whose samples pass, so a training stage "
+                         "runs to be killed in) or a path; 'preset' keeps the preset's")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     run_args = ["--preset", args.preset, "--cycles", str(args.cycles)]
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="lfe-crash-") as tmp:
         ref, crashed = Path(tmp, "uninterrupted"), Path(tmp, "killed")
+        if args.instructor != "preset":
+            from lfe_local.config import bundled_instructor
+
+            model = bundled_instructor() if args.instructor == "bundled" else args.instructor
+            for ws in (ref, crashed):
+                ws.mkdir()
+                (ws / "lfe.toml").write_text(f'[instructor]\nmodel = "{model}"\n')
         run_to_end(ref, run_args)
         kills = [{"point": f"inside commit {args.commit}", **kill_in_commit(crashed, run_args, args.commit)}]
+        if not kills[0]["killed"]:
+            raise SystemExit(f"no kill inside commit {args.commit}: the run made fewer transactions")
         for name, trigger, delay in KILLS:
             kills.append({"point": name, **kill_when(crashed, run_args, trigger, delay)})
+            if not kills[-1]["killed"]:  # the run finished first: a later `lfe run` would start anew
+                raise SystemExit(f"no kill {name}: '{trigger}' never came, or the run ended first ({kills})")
         run_to_end(crashed, run_args)
         want, got = tables(ref), tables(crashed)
         verdicts = {}
