@@ -1,6 +1,7 @@
 """The `openai` instructor engine against a real OpenAI-compatible server started on 127.0.0.1 by
-the test: llama-cpp-python's own server (`python -m llama_cpp.server`) serving the bundled 135M
-GGUF, behind an API key. Then a whole `lfe run` whose instructor is that server."""
+the test: llama-cpp-python's own server, started through the entry point the README gives
+(`python -m lfe_local.engines.llama_server`, the same server made safe on AMX CPUs), serving the
+bundled 135M GGUF, behind an API key. Then a whole `lfe run` whose instructor is that server."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ import duckdb
 import pytest
 from pydantic import BaseModel
 
-from lfe_local.config import bundled_model
+from lfe_local.config import bundled_instructor, bundled_model
+from lfe_local.engines.llama_cpp_engine import llama_amx_active
 from lfe_local.engines.openai_engine import OpenAIEngine, render
 from lfe_local.errors import LfeError
 
@@ -56,6 +58,9 @@ def wait_until_serving(url: str, key: str, model: str, proc: subprocess.Popen, l
         time.sleep(1)
 
 
+server_log: dict[str, Path] = {}
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     if not Path(bundled_model()).exists():
@@ -64,13 +69,14 @@ def server(tmp_path_factory):
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "server.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", bundled_model(),
+        proc = subprocess.Popen([sys.executable, "-m", "lfe_local.engines.llama_server", "--model", bundled_model(),
                                  "--model_alias", ALIAS, "--host", "127.0.0.1", "--port", str(port),
                                  "--api_key", KEY, "--n_ctx", "4096", "--n_threads", "2"],
                                 stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
     try:
         wait_until_serving(url, KEY, ALIAS, proc, log, timeout_s=120)
+        server_log[url] = log
         yield url
     finally:
         proc.terminate()
@@ -108,6 +114,33 @@ def test_a_cut_off_reply_says_so(server, key_env):
     engine = OpenAIEngine(server, ALIAS, api_key_env=key_env, json_mode="json_object")
     (gen,) = engine.generate(conversations(1), max_tokens=3, json_schema=SCHEMA)
     assert gen.finish_reason == "length" and gen.completion_tokens == 3
+
+
+def test_the_server_loads_without_extra_buffers_where_amx_would_run(server, key_env):
+    # The plain llama_cpp.server died on its first request on a CPU with AMX (the CI machine,
+    # 2026-12-02); the entry point turns llama.cpp's extra buffers off there, and only there.
+    engine = OpenAIEngine(server, ALIAS, api_key_env=key_env, json_mode="json_object")
+    (gen,) = engine.generate(conversations(1), max_tokens=8)
+    assert gen.completion_tokens > 0  # it answered, and is still up
+    log = server_log[server].read_text(errors="replace")
+    if llama_amx_active():
+        assert "extra buffers off" in log and "AMX model buffer" not in log and "CPU_REPACK model buffer" not in log
+    else:
+        assert "extra buffers off" not in log
+
+
+def test_extra_buffers_off_for_a_whole_process():
+    # What the server entry point relies on: every later load in the process goes without
+    # repacked weights. The 1.5B's Q4_K_M is repacked on AVX2 and AMX CPUs alike.
+    model = Path(bundled_instructor())
+    if not model.exists():
+        pytest.skip("bundled instructor missing: run scripts/setup")
+    code = ("from lfe_local.engines.llama_cpp_engine import extra_buffers_off_for_this_process as off; off(); "
+            f"import llama_cpp; llama_cpp.Llama({str(model)!r}, n_ctx=256, verbose=True)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "CPU_Mapped model buffer" in out.stderr  # the load log we read is there
+    assert "REPACK model buffer" not in out.stderr and "AMX model buffer" not in out.stderr
 
 
 @pytest.mark.parametrize("case, expected", [

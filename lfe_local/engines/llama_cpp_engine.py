@@ -27,6 +27,25 @@ def llama_amx_active() -> bool:
     return cpu_has_amx() and "AMX_INT8 = 1" in llama_cpp.llama_print_system_info().decode(errors="replace")
 
 
+def _defaults_without_extra_buffers(original):
+    def defaults():
+        params = original()
+        params.use_extra_bufts = False
+        return params
+
+    return defaults
+
+
+def extra_buffers_off_for_this_process() -> None:
+    """Every later model load in this process goes without extra buffers (for a server process,
+    which loads its models itself; see `_without_extra_buffers` for why)."""
+    import llama_cpp.llama as binding
+
+    with _PARAMS_LOCK:
+        binding.llama_cpp.llama_model_default_params = _defaults_without_extra_buffers(
+            binding.llama_cpp.llama_model_default_params)
+
+
 @contextlib.contextmanager
 def _without_extra_buffers():
     """Load with llama.cpp's extra buffer types (weight repacking: AMX, CPU_REPACK) off.
@@ -44,13 +63,7 @@ def _without_extra_buffers():
 
     with _PARAMS_LOCK:
         original = binding.llama_cpp.llama_model_default_params
-
-        def defaults():
-            params = original()
-            params.use_extra_bufts = False
-            return params
-
-        binding.llama_cpp.llama_model_default_params = defaults
+        binding.llama_cpp.llama_model_default_params = _defaults_without_extra_buffers(original)
         try:
             yield
         finally:
