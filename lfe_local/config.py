@@ -89,7 +89,7 @@ class InstructorConfig(_Section):
         description="openai: how the reply's JSON schema is sent: json_schema (OpenAI, vLLM), json_object with a schema (llama.cpp's servers), none (validated afterwards only); auto = the first the server accepts.")
     request_timeout_s: float = Field(600.0, gt=0, description="openai: seconds before one request is given up (the client then retries, 3 times).")
     n_ctx: int = Field(4096, ge=512, description="Context window of the instructor.")
-    threads: int = Field(0, ge=0, description="CPU threads for the instructor; 0 = all cores.")
+    threads: int = Field(0, ge=0, description="CPU threads for the in-process llama.cpp instructor; 0 = the cores other processes leave free, measured before each call.")
     temperature: float = Field(
         0.0, ge=0.0, le=2.0,
         description="Sampling temperature of the instructor's first attempt (greedy copies a reference best); retries use at least 0.7.")

@@ -35,8 +35,9 @@ KILLS = [
     ("mid verification", "verify started", 0.3),
     ("mid training step", "train started", 4.0),
 ]
-# What differs between two runs of the same config by nature: clocks, and what is measured by them.
-TIMING = {"created_at", "started_at", "finished_at", "applied_at", "seconds", "latency_s", "tokens_per_s"}
+# What differs between two runs of the same config by nature: clocks, what is measured by them,
+# and the threads an instructor call got (the cores free at that moment).
+TIMING = {"created_at", "started_at", "finished_at", "applied_at", "seconds", "latency_s", "tokens_per_s", "threads"}
 
 
 def lfe(ws: Path, args: list[str], env: dict | None = None) -> subprocess.Popen:
@@ -94,6 +95,8 @@ def tables(ws: Path) -> dict[str, list[tuple]]:
                 values = []
                 for i in keep:
                     v = row[i]
+                    if isinstance(v, list):  # embedding vectors: hashable, to count duplicates
+                        v = tuple(v)
                     if isinstance(v, str):
                         v = v.replace(str(ws), "<ws>")
                         for rid in run_ids:

@@ -178,3 +178,54 @@ def test_the_exports_load_in_the_libraries_that_consume_them(smoke, tmp_path):
     # a second export into the same folder is refused in one line, and changes nothing
     again = lfe("export", "-w", str(ws), "--what", "adapter", "--out", str(outs["adapter"]), cwd=ws)
     assert again.returncode == 2 and again.stderr.count("\n") == 1 and "already exists" in again.stderr
+
+
+def test_instructor_calls_record_their_threads(smoke):
+    ws = smoke[0]
+    from lfe_local.hardware import n_threads
+
+    (low, high, missing), = query(ws, "SELECT min(threads), max(threads), count(*) FILTER (threads IS NULL) "
+                                      "FROM instructor_calls")
+    assert missing == 0 and 1 <= low <= high <= n_threads()
+
+
+def test_bench_json_shape_on_a_tiny_run(smoke, tmp_path):
+    """scripts/bench's JSON on a tiny run (its shape and its arithmetic, not its speed); the
+    end-to-end part reads this module's smoke run."""
+    ws = smoke[0]
+    out = tmp_path / "bench.json"
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, str(root / "scripts" / "bench.py"), "--prompts", "2", "--max-new-tokens",
+                           "12", "--train", "4", "--instructor", bundled_model(), "--instructor-prompts", "1",
+                           "--instructor-tokens", "8", "--e2e-from", str(ws), "--out", str(out)],
+                          capture_output=True, text=True, timeout=900, cwd=root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    import json
+
+    result = json.loads(out.read_text())
+    assert json.loads(proc.stdout) == result
+    m = result["machine"]
+    assert m["cpu"] and m["threads"] >= 1 and set(m["flags"]) >= {"avx512_bf16", "amx_tile"}
+    assert {"torch", "transformers", "peft", "llama_cpp_python"} <= set(m["versions"])
+    ev = result["parts"]["eval"]
+    assert ev["prompts"] == 2 and ev["max_new_tokens"] == 12
+    ref = ev["reference"]
+    for name in ("engine", "engine_fp32"):
+        if name in ev:
+            e = ev[name]
+            assert e["precision"] in ("fp32", "bf16") and 0 <= e["answers_differing"] <= 2
+            assert e["items_per_s_ratio"] == pytest.approx(e["items_per_s"] / ref["items_per_s"], rel=0.05)
+    assert ev["engine"]["precision"] == ("bf16" if "engine_fp32" in ev else "fp32")
+    tr = result["parts"]["train"]
+    assert tr["examples"] == 4 and tr["steps"] >= 1 and tr["dtype"] in tr["matmul_peak_gflops"]
+    assert tr["fraction_of_peak_6n"] == pytest.approx(tr["gflops_6n"] / tr["matmul_peak_gflops"][tr["dtype"]], abs=0.01)
+    ins = result["parts"]["instructor"]
+    assert ins["threads"] >= 1
+    for mode in ("free", "json_schema"):
+        assert ins[mode]["prompt_tokens"] > 0 and 0 < ins[mode]["generated_tokens"] <= 8
+    e2e = result["parts"]["e2e"]
+    rows = query(ws, "SELECT stage, seconds FROM stage_times ORDER BY started_at")
+    assert [s["stage"] for s in e2e["stages"]] == [r[0] for r in rows]
+    assert e2e["total_seconds"] == pytest.approx(sum(r[1] for r in rows), abs=0.5)
+    assert set(result["goals"]) == {"eval_items_per_s_ratio", "train_fraction_of_peak"}
+    assert "lfe-local bench on" in proc.stderr  # the table

@@ -65,9 +65,9 @@ def test_schema_tables_views_and_version(store):
     assert names(store.con, "BASE TABLE") == TABLES
     assert names(store.con, "VIEW") == VIEWS
     assert store.con.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
-    assert SCHEMA_VERSION == 7
+    assert SCHEMA_VERSION == 8
     # A new database records every named migration as applied, in order.
-    assert [r[0] for r in store.con.execute("SELECT version FROM migrations ORDER BY 1").fetchall()] == [2, 3, 4, 5, 6, 7]
+    assert [r[0] for r in store.con.execute("SELECT version FROM migrations ORDER BY 1").fetchall()] == [2, 3, 4, 5, 6, 7, 8]
     for view in VIEWS:  # every view is queryable on an empty database
         assert store.con.execute(f"SELECT count(*) FROM {view}").fetchone() == (0,)
 
@@ -96,10 +96,10 @@ def test_version_1_database_is_migrated_in_place(db):
         s.con.execute("DELETE FROM schema_version; INSERT INTO schema_version VALUES (1)")
     with Store(db) as s:
         assert names(s.con, "BASE TABLE") == TABLES and names(s.con, "VIEW") == VIEWS
-        assert s.con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall() == [(1,), (7,)]
+        assert s.con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall() == [(1,), (8,)]
         assert s.con.execute("SELECT version, name FROM migrations ORDER BY 1").fetchall() == [
             (2, "lec_taxonomy_comparisons"), (3, "code_tests_failure_kinds"), (4, "task_versions_programs_generators"),
-            (5, "instructor_calls"), (6, "evaluations_scorer"), (7, "evaluations_precision")]
+            (5, "instructor_calls"), (6, "evaluations_scorer"), (7, "evaluations_precision"), (8, "calls_threads")]
         # Rows written before task versions existed carry none: they are never reused as current.
         assert s.con.execute("SELECT task_version FROM evaluations WHERE item_id = 'a'").fetchone() == (None,)
         assert s.run(RUN)["task_version"] is None
@@ -116,6 +116,8 @@ def _version_5_database(db: Path) -> None:
         s.con.execute("DROP VIEW cycle_metrics")
         s.con.execute("ALTER TABLE evaluations DROP COLUMN scorer")
         s.con.execute("ALTER TABLE evaluations DROP COLUMN precision")
+        s.con.execute("DROP VIEW instructor_calls")
+        s.con.execute("ALTER TABLE calls DROP COLUMN threads")
         s.con.execute("DROP TABLE migrations")
         s.con.execute("""CREATE VIEW cycle_metrics AS SELECT run_id, cycle, task, split, count(*)::INTEGER AS n_items,
                          avg(correct::INTEGER)::DOUBLE AS accuracy FROM evaluations GROUP BY run_id, cycle, task, split""")
@@ -132,8 +134,8 @@ def test_version_5_database_gains_the_scorer_in_place(db):
     with Store(db, read_only=True) as s:  # read-only opens never migrate: the old view still answers
         assert s.con.execute("SELECT * FROM cycle_metrics").fetchall() == [(RUN, 0, "arith", "test", 2, 0.5)]
     with Store(db) as s:
-        assert s.con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall() == [(5,), (7,)]
-        assert [r[0] for r in s.con.execute("SELECT version FROM migrations ORDER BY 1").fetchall()] == [6, 7]
+        assert s.con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall() == [(5,), (8,)]
+        assert [r[0] for r in s.con.execute("SELECT version FROM migrations ORDER BY 1").fetchall()] == [6, 7, 8]
         # Their precision is unknown, so eval_precision (the cycle-0 reuse check) says None.
         assert s.con.execute("SELECT DISTINCT precision FROM evaluations").fetchall() == [(None,)]
         assert s.eval_precision(RUN, 0, "test") is None
@@ -147,8 +149,8 @@ def test_version_5_database_gains_the_scorer_in_place(db):
         assert s.con.execute("SELECT cycle, scorer, accuracy FROM cycle_metrics ORDER BY 1").fetchall() == [
             (0, "strict", 0.5), (1, "paper", 1.0)]
     with Store(db) as s:  # opening again changes nothing
-        assert s.con.execute("SELECT count(*), max(version) FROM schema_version").fetchone() == (2, 7)
-        assert s.con.execute("SELECT count(*) FROM migrations").fetchone() == (2,)
+        assert s.con.execute("SELECT count(*), max(version) FROM schema_version").fetchone() == (2, 8)
+        assert s.con.execute("SELECT count(*) FROM migrations").fetchone() == (3,)
 
 
 def test_the_named_migration_fills_a_scorer_column_without_values(db):

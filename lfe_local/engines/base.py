@@ -22,6 +22,7 @@ class Generation:
     seconds: float  # wall time attributed to this generation
     finish_reason: str  # "stop" or "length"
     retries: int = 0  # transport retries the engine's client made before this reply (HTTP engines)
+    threads: int | None = None  # CPU threads the engine ran this generation on (in-process CPU engines)
 
 
 class ChatEngine(Protocol):

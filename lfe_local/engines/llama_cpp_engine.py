@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import LfeError
-from ..hardware import cpu_has_amx, n_threads
+from ..hardware import cpu_has_amx, free_cores, n_threads
 from .base import Generation, Messages
 
 _PARAMS_LOCK = threading.Lock()
@@ -97,10 +97,23 @@ class LlamaCppEngine:
         # loads without extra buffers.
         self.extra_buffers = not llama_amx_active()
         loading = contextlib.nullcontext() if self.extra_buffers else _without_extra_buffers()
+        # threads = 0: as many as the cores other processes leave free, measured before each
+        # conversation (llama.cpp with one thread too many ran at a quarter of its speed here).
+        self.fixed_threads = threads
+        self.threads = threads or n_threads()
         with _quiet_stderr(), loading:
-            self.llm = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=threads or n_threads(),
-                             seed=seed, verbose=False)
+            self.llm = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=self.threads,
+                             n_threads_batch=self.threads, seed=seed, verbose=False)
         self.model_path = model_path
+
+    def _set_threads(self) -> int:
+        wanted = self.fixed_threads or free_cores()
+        if wanted != self.threads:
+            import llama_cpp
+
+            llama_cpp.llama_set_n_threads(self.llm.ctx, wanted, wanted)
+            self.threads = wanted
+        return wanted
 
     def render(self, messages: Messages) -> str:
         # The GGUF carries its own chat template; llama-cpp-python applies it. We keep the
@@ -113,6 +126,7 @@ class LlamaCppEngine:
         out = []
         fmt = {"type": "json_object", "schema": json_schema} if json_schema is not None else None
         for i, messages in enumerate(conversations):
+            threads = self._set_threads()
             t0 = time.perf_counter()
             reply = self.llm.create_chat_completion(
                 messages=messages, max_tokens=max_tokens, temperature=temperature,
@@ -125,6 +139,7 @@ class LlamaCppEngine:
                 prompt_tokens=int(usage.get("prompt_tokens", 0)),
                 completion_tokens=int(usage.get("completion_tokens", 0)),
                 seconds=time.perf_counter() - t0, finish_reason=choice.get("finish_reason") or "stop",
+                threads=threads,
             ))
             if on_progress:
                 on_progress(1)

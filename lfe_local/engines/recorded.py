@@ -40,7 +40,7 @@ class RecordedEngine:
                     "purpose": purpose, "backend": self.backend, "model": self.model,
                     "endpoint": self.endpoint, "started_at": started, "seconds": gen.seconds,
                     "prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens,
-                    "retries": gen.retries, "finish_reason": gen.finish_reason, "temperature": temperature,
+                    "retries": gen.retries, "threads": gen.threads, "finish_reason": gen.finish_reason, "temperature": temperature,
                     "json_schema": json_schema is not None, "max_tokens": max_tokens,
                 })
         return gens

@@ -4,6 +4,7 @@ bf16 autocast where the hardware supports it."""
 from __future__ import annotations
 
 import contextlib
+import inspect
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -69,13 +70,15 @@ class TransformersEngine:
             t0 = time.perf_counter()
             ctx = torch.autocast(self.device, dtype=torch.bfloat16) if self.autocast else contextlib.nullcontext()
             with torch.inference_mode(), ctx:
-                gen = self.model.generate(
-                    **enc, max_new_tokens=max_tokens, do_sample=temperature > 0,
-                    temperature=temperature if temperature > 0 else None, top_p=None, top_k=None,
-                    pad_token_id=self.tokenizer.pad_token_id, eos_token_id=eos,
-                )
+                if temperature > 0:
+                    gen = self.model.generate(
+                        **enc, max_new_tokens=max_tokens, do_sample=True, temperature=temperature,
+                        top_p=None, top_k=None, pad_token_id=self.tokenizer.pad_token_id, eos_token_id=eos,
+                    )
+                    new = gen[:, enc.input_ids.shape[1]:].tolist()
+                else:
+                    new = self._greedy(enc.input_ids, enc.attention_mask, max_tokens, eos)
             seconds = (time.perf_counter() - t0) / len(idx)
-            new = gen[:, enc.input_ids.shape[1]:].tolist()
             for row, i in zip(new, idx, strict=True):
                 n = len(row)
                 for j, tok in enumerate(row):
@@ -89,6 +92,44 @@ class TransformersEngine:
             if on_progress:
                 on_progress(len(idx))
         return [g for g in out if g is not None]
+
+    def _greedy(self, ids, mask, max_tokens: int, eos: list[int]) -> list[list[int]]:
+        """Greedy decoding that drops each row from the batch as soon as it has ended.
+
+        `generate` keeps a finished row in the batch, computing padding for it, until the batch's
+        longest reply is done; arith replies end anywhere from 20 to 80 tokens, so most of a
+        batch's late steps were spent on rows already finished. Same inputs, positions and masks
+        as `generate` (left padding, positions counted over real tokens), so the same tokens.
+        """
+        import torch
+        from transformers import DynamicCache
+
+        cache = DynamicCache(config=self.model.config)
+        # The cache argument was renamed in transformers 5.2x (`past_key_values` -> `cache`).
+        kw = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+        positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+        logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                            logits_to_keep=1, **{kw: cache}).logits[:, -1]
+        rows = torch.arange(ids.shape[0])
+        last = positions[:, -1]
+        stop = torch.tensor(eos, dtype=torch.long)
+        out: list[list[int]] = [[] for _ in range(ids.shape[0])]
+        for step in range(max_tokens):
+            token = logits.float().argmax(-1)
+            for r, t in zip(rows.tolist(), token.tolist(), strict=True):
+                out[r].append(t)
+            live = ~torch.isin(token, stop)
+            if step + 1 == max_tokens or not live.any():
+                break
+            if not live.all():
+                keep = live.nonzero().squeeze(1)
+                cache.batch_select_indices(keep)
+                rows, mask, token, last = rows[keep], mask[keep], token[keep], last[keep]
+            mask = torch.cat([mask, mask.new_ones(len(rows), 1)], dim=1)
+            last = last + 1
+            logits = self.model(input_ids=token[:, None], attention_mask=mask, position_ids=last[:, None],
+                                use_cache=True, **{kw: cache}).logits[:, -1]
+        return out
 
     def _stop_ids(self) -> list[int]:
         ids = {self.tokenizer.eos_token_id}

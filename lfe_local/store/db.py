@@ -24,7 +24,7 @@ DB_NAME = "lfe.duckdb"
 # A copy of the database that `lfe run` publishes after each finished stage: DuckDB lets one
 # process open a file while another writes it, so readers (lfe sql, a notebook) open this one then.
 SNAPSHOT_NAME = "lfe.snapshot.duckdb"
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # Every schema version after 1, in order: (version, name, statements). schema.sql adds the tables
 # and columns; a migration's statements do what adding cannot (fill a new column for the rows
@@ -39,6 +39,8 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (6, "evaluations_scorer", ("UPDATE evaluations SET scorer = 'strict' WHERE scorer IS NULL",)),
     # The precision of an evaluation before schema 7 is unknown: left NULL, so never reused.
     (7, "evaluations_precision", ()),
+    # Threads of a call before schema 8 were not recorded: NULL.
+    (8, "calls_threads", ()),
 )
 
 _TABLES = ("runs", "stages", "items", "evaluations", "analyses", "samples", "train_steps", "adapters",

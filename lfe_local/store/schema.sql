@@ -349,6 +349,9 @@ CREATE TABLE IF NOT EXISTS calls (
     json_schema  BOOLEAN NOT NULL,     -- the reply was constrained to a JSON schema
     PRIMARY KEY (run_id, cycle, stage, seq)
 );
+-- CPU threads of an in-process llama.cpp call (the cores free when it started); NULL for servers.
+ALTER TABLE calls ADD COLUMN IF NOT EXISTS threads INTEGER;
+
 
 -- Rejected generator instances by reason (instances that never became samples are in generator_yield).
 CREATE OR REPLACE VIEW generator_rejections AS
@@ -361,7 +364,7 @@ GROUP BY run_id, cycle, generator_id, reason;
 CREATE OR REPLACE VIEW instructor_calls AS
 SELECT run_id, cycle, stage, seq, purpose, backend, model, endpoint, started_at, seconds AS latency_s,
        prompt_tokens, completion_tokens, retries, finish_reason, json_schema,
-       completion_tokens / nullif(seconds, 0) AS tokens_per_s
+       completion_tokens / nullif(seconds, 0) AS tokens_per_s, threads
 FROM calls;
 
 -- Instructor cost per cycle, purpose and backend.
