@@ -6,6 +6,7 @@ Every key is documented here once (Field descriptions); `lfe init` writes them a
 from __future__ import annotations
 
 import copy
+import difflib
 import os
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -233,12 +234,34 @@ def _where(loc: tuple) -> str:
     return ".".join(str(p) for p in loc) or "(top level)"
 
 
+def _did_you_mean(loc: tuple) -> str:
+    """' (did you mean 'section.key'?)' for a misspelt key of a known section, else ''."""
+    model: Any = Config
+    for part in loc[:-1]:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        model = field.annotation if field is not None else None
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return ""
+    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1, cutoff=0.6)
+    return f" (did you mean '{_where((*loc[:-1], close[0]))}'?)" if close else ""
+
+
 def _one_line(source: str, err: ValidationError) -> str:
     first = err.errors()[0]
     field = _where(first["loc"])
     if first["type"] == "extra_forbidden":
-        return f"{source}: unknown key '{field}'"
+        return f"{source}: unknown key '{field}'{_did_you_mean(tuple(first['loc']))}"
     return f"{source}: {field}: {first['msg']}"
+
+
+def _gguf_problem(path: Path) -> str | None:
+    """Why a file given as a GGUF model cannot be one (checked before a run spends minutes evaluating)."""
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as err:
+        return f"cannot read it ({err.strerror})"
+    return None if magic == b"GGUF" else "not a GGUF file (it does not start with the GGUF magic bytes)"
 
 
 def build_config(data: dict[str, Any], source: str, base_dir: Path) -> Config:
@@ -274,6 +297,8 @@ def build_config(data: dict[str, Any], source: str, base_dir: Path) -> Config:
         if not path.exists():
             hint = " (scripts/setup fetches the bundled models)" if str(path).startswith(str(models_dir())) else ""
             raise LfeError(f"{source}: {name}.model: no such file or directory: {path}{hint}")
+        if path.is_file() and name in ("target", "instructor") and (problem := _gguf_problem(path)):
+            raise LfeError(f"{source}: {name}.model: {path}: {problem}")
     if cfg.instructor.engine == "vllm" and not Path(cfg.instructor.model, "config.json").is_file():
         raise LfeError(f"{source}: instructor.model: engine \"vllm\" needs an HF model directory (config.json and "
                        f"weights), not {cfg.instructor.model}")

@@ -102,8 +102,11 @@ class LlamaCppEngine:
         self.fixed_threads = threads
         self.threads = threads or n_threads()
         with _quiet_stderr(), loading:
-            self.llm = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=self.threads,
-                             n_threads_batch=self.threads, seed=seed, verbose=False)
+            try:
+                self.llm = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=self.threads,
+                                 n_threads_batch=self.threads, seed=seed, verbose=False)
+            except ValueError as err:  # llama-cpp-python's word for a file llama.cpp cannot load
+                raise LfeError(f"instructor.model: {model_path}: llama.cpp cannot load it ({err})") from None
         self.model_path = model_path
 
     def _set_threads(self) -> int:
