@@ -327,7 +327,7 @@ def main() -> None:
     ap.add_argument("--parts", default=",".join(PARTS), help="comma-separated: " + ", ".join(PARTS))
     ap.add_argument("--prompts", type=int, default=64, help="arith test prompts evaluated by both pipelines")
     ap.add_argument("--max-new-tokens", type=int, default=0, help="response cap (default: the demo preset's)")
-    ap.add_argument("--train", type=int, default=128, help="gold solutions trained on, one epoch")
+    ap.add_argument("--train", type=int, default=64, help="gold solutions trained on, one epoch")
     ap.add_argument("--instructor", default="", help="GGUF (default: the demo preset's instructor)")
     ap.add_argument("--instructor-prompts", type=int, default=3)
     ap.add_argument("--instructor-tokens", type=int, default=160)
