@@ -98,7 +98,8 @@ class LlamaCppEngine:
         self.extra_buffers = not llama_amx_active()
         loading = contextlib.nullcontext() if self.extra_buffers else _without_extra_buffers()
         # threads = 0: as many as the cores other processes leave free, measured before each
-        # conversation (llama.cpp with one thread too many ran at a quarter of its speed here).
+        # conversation: llama.cpp with more threads than free cores collapsed from ~18 to 2-5
+        # tokens/s on a 2-core machine (issue 12).
         self.fixed_threads = threads
         self.threads = threads or n_threads()
         with _quiet_stderr(), loading:

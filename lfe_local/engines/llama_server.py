@@ -5,8 +5,9 @@
 The same server as `python -m llama_cpp.server`, with the same flags. The one difference: where
 the installed llama.cpp would run its AMX kernels (see `llama_amx_active`), its extra buffer types
 are off for every model the server loads, because on such CPUs the first request otherwise kills
-the server (ggml-org/llama.cpp#20824; measured on a 2-core Xeon with AMX, 2026-12-03: the plain
-server died on its first chat completion, this one answered). Elsewhere it is the plain server.
+the server (ggml-org/llama.cpp#20824: on the 2-core Xeon with AMX that CI ran on, 2026-12-02,
+the plain server died on its first chat completion; the in-process engine, with the same switch,
+answers on such a CPU). Elsewhere it is the plain server.
 """
 
 from __future__ import annotations
