@@ -91,11 +91,11 @@ def reference_generate(hf_dir: Path, convs: list, max_new: int) -> tuple[list[st
     import torch
 
     from lfe_local.engines.hf_model import load_model, load_tokenizer
+    from lfe_local.engines.transformers_engine import stop_ids
 
     tok = load_tokenizer(hf_dir)
     model = load_model(hf_dir, "cpu").eval()
-    eos = [i for i in {tok.eos_token_id, *([model.generation_config.eos_token_id] if isinstance(
-        model.generation_config.eos_token_id, int) else model.generation_config.eos_token_id or [])} if i is not None]
+    eos = stop_ids(tok, model)  # the eval engine's own stop tokens: the comparison is of decoding only
     texts, tokens, t0 = [], 0, time.perf_counter()
     for messages in convs:
         ids = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)

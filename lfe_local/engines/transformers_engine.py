@@ -62,7 +62,7 @@ class TransformersEngine:
         # Similar lengths in one batch waste less compute on padding.
         order = sorted(range(len(prompts)), key=lambda i: lengths[i])
         out: list[Generation | None] = [None] * len(prompts)
-        eos = self._stop_ids()
+        eos = stop_ids(self.tokenizer, self.model)
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
             enc = self.tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True,
@@ -133,14 +133,16 @@ class TransformersEngine:
                                 use_cache=True, **{kw: cache}).logits[:, -1]
         return out
 
-    def _stop_ids(self) -> list[int]:
-        ids = {self.tokenizer.eos_token_id}
-        gen_eos = getattr(self.model.generation_config, "eos_token_id", None)
-        if isinstance(gen_eos, int):
-            ids.add(gen_eos)
-        elif gen_eos:
-            ids.update(gen_eos)
-        return [i for i in ids if i is not None]
-
     def close(self) -> None:
         del self.model
+
+
+def stop_ids(tokenizer, model) -> list[int]:
+    """The token ids that end a reply: the tokenizer's EOS and the model's generation config's."""
+    ids = {tokenizer.eos_token_id}
+    gen_eos = getattr(model.generation_config, "eos_token_id", None)
+    if isinstance(gen_eos, int):
+        ids.add(gen_eos)
+    elif gen_eos:
+        ids.update(gen_eos)
+    return [i for i in ids if i is not None]
