@@ -63,6 +63,7 @@ def run(
                                         help="le, lec, both, sft or aug (overrides run.strategy)."),
 ) -> None:
     """Run (or continue) the learning-from-errors loop in a workspace."""
+    from .loop import StopRequested
     from .workspace import run_workspace
 
     try:
@@ -70,6 +71,9 @@ def run(
                       display=display, strategy=strategy)
     except LfeError as err:
         _fail(err)
+    except StopRequested as stop:
+        typer.echo(f"stopped {stop}: finished stages are saved; run `lfe run` again to continue", err=True)
+        raise typer.Exit(130) from None
     except KeyboardInterrupt:
         typer.echo("interrupted: finished stages are saved; run `lfe run` again to continue", err=True)
         raise typer.Exit(130) from None
@@ -88,6 +92,7 @@ def compare(
 ) -> None:
     """Run each strategy from the same base target, budget and seeds; print test accuracy per
     strategy and cycle with 95% paired bootstrap intervals against cycle 0."""
+    from .loop import StopRequested
     from .workspace import compare_workspace
 
     try:
@@ -95,6 +100,10 @@ def compare(
                           display=display)
     except LfeError as err:
         _fail(err)
+    except StopRequested as stop:
+        typer.echo(f"stopped {stop}: finished stages are saved; run the same `lfe compare` again to continue",
+                   err=True)
+        raise typer.Exit(130) from None
     except KeyboardInterrupt:
         typer.echo("interrupted: finished stages are saved; run the same `lfe compare` again to continue", err=True)
         raise typer.Exit(130) from None

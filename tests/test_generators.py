@@ -303,12 +303,15 @@ def test_a_group_gets_up_to_generator_attempts_generators(tmp_path):
     """g0's reply had no code: asked again as it was; g1 fails the equation check: repaired, and
     repaired again when the repair fails too; g2 is right: left alone. Each new generator runs."""
     from lfe_local.config import Config
-    from lfe_local.loop import Loop
+    from lfe_local.loop import Context
+    from lfe_local.loop.program_mode import repair_generators
+    from lfe_local.tasks import make_task
+    from lfe_local.tui import NullReporter
 
     cfg = Config.model_validate({"task": {"name": "arith", "train_size": 6, "val_size": 2, "test_size": 2},
                                  "instructor": {"new_problems": "program", "generator_attempts": 3}})
-    lp = Loop(tmp_path, cfg)
-    lp.run_id = "r"
+    task = make_task("arith", {k: v for k, v in cfg.task.items() if k != "name"}, tmp_path)
+    lp = Context(tmp_path, cfg, task, None, "r", NullReporter())  # no stage output is stored here
     examples = [Example("elsewhere-0001", "q", "ref")]  # no source item: the skill check is not under test
     jobs = [GeneratorJob(f"c1-le-g{i}", "le", "wrong operation", examples,
                          generator_messages(MATH_LESSON, "wrong operation", examples)) for i in range(3)]
@@ -318,7 +321,7 @@ def test_a_group_gets_up_to_generator_attempts_generators(tmp_path):
     runs = [None, run_generator(OFF_BY_ONE, SEEDS, MATH_LESSON, timeout_s=10),
             run_generator(GOOD, SEEDS, MATH_LESSON, timeout_s=10)]
     writer = RecordingWriter([json.dumps({"code": c}) for c in (GOOD, OFF_BY_ONE, GOOD)])
-    rows, samples = lp._repair_generators(writer, 1, written, runs, len(SEEDS))
+    rows, samples = repair_generators(lp, writer, 1, written, runs, len(SEEDS))
     assert [(r["generator_id"], r["status"]) for r in rows] == [
         ("c1-le-g0-r", "made"), ("c1-le-g1-r", "made"), ("c1-le-g1-r2", "made")]
     assert writer.temperatures == [0.7, 0.7, 0.7] and writer.replies == []
@@ -331,5 +334,5 @@ def test_a_group_gets_up_to_generator_attempts_generators(tmp_path):
     # Two attempts in all: one round, as before generator_attempts.
     lp.cfg = cfg.model_copy(update={"instructor": cfg.instructor.model_copy(update={"generator_attempts": 2})})
     writer = RecordingWriter([json.dumps({"code": c}) for c in (GOOD, OFF_BY_ONE)])
-    rows, _ = lp._repair_generators(writer, 1, written, runs, len(SEEDS))
+    rows, _ = repair_generators(lp, writer, 1, written, runs, len(SEEDS))
     assert [r["generator_id"] for r in rows] == ["c1-le-g0-r", "c1-le-g1-r"]

@@ -12,8 +12,14 @@ import pytest
 from lfe_local import __version__
 from lfe_local.config import Config, bundled_model
 from lfe_local.engines.base import Generation
-from lfe_local.loop import Loop, base_key, config_differences, fingerprint
+from lfe_local.loop import Context, base_key, config_differences, fingerprint, run_stage
+from lfe_local.loop.evaluate import base_donor
+from lfe_local.loop.failures import failures as pick_failures
+from lfe_local.loop.results import cycle_gain
+from lfe_local.loop.train import train
 from lfe_local.store import DB_NAME, Store
+from lfe_local.tasks import make_task
+from lfe_local.tui import NullReporter
 
 T0 = dt.datetime(2026, 1, 2, 3, 4, 5)
 
@@ -40,19 +46,19 @@ def test_base_key_holds_the_task_and_lfe_versions():
 
 @pytest.fixture
 def open_loop(tmp_path: Path):
-    """A Loop on a real DuckDB file in tmp_path, its run_id set, without running any stage."""
+    """A stage Context on a real DuckDB file in tmp_path, its run_id set, without running any stage."""
     opened = []
 
-    def make(cfg: Config, run_id: str) -> Loop:
-        lp = Loop(tmp_path, cfg)
-        lp.store = Store(tmp_path / DB_NAME)
-        lp.run_id = run_id
-        opened.append(lp)
-        return lp
+    def make(cfg: Config, run_id: str) -> Context:
+        task = make_task(cfg.task["name"], {k: v for k, v in cfg.task.items() if k != "name"}, tmp_path)
+        ctx = Context(tmp_path, cfg, task, Store(tmp_path / DB_NAME), run_id, NullReporter())
+        opened.append(ctx)
+        return ctx
 
     yield make
-    for lp in opened:
-        lp.store.close()
+    for ctx in opened:
+        ctx.close()
+        ctx.store.close()
 
 
 @pytest.fixture
@@ -81,20 +87,20 @@ def add_donor(store: Store, cfg: Config, run_id: str, task_version, lfe_version,
     (0, __version__, True), (None, None, False), (1, __version__, False), (0, "0.0.1", False)])
 def test_cycle0_evaluation_is_reused_only_under_the_same_versions(loop, versions_back, lfe_version, reused):
     task_version = None if versions_back is None else loop.task.version - versions_back
-    add_donor(loop.store, loop.cfg, "old", task_version, lfe_version, loop._precision())
-    assert loop._base_donor("test") == ("old" if reused else None)
+    add_donor(loop.store, loop.cfg, "old", task_version, lfe_version, loop.precision())
+    assert base_donor(loop, "test") == ("old" if reused else None)
 
 
 @pytest.mark.parametrize("other", ["other", None])
 def test_cycle0_evaluation_is_never_reused_across_precisions(loop, other):
     """A donor evaluated in the other precision (or an unknown one, before schema 7) is no donor,
     though its config, task and lfe-local versions are the same."""
-    mine = loop._precision()
+    mine = loop.precision()
     theirs = {"other": "float32" if mine == "bfloat16" else "bfloat16", None: None}[other]
     add_donor(loop.store, loop.cfg, "old", loop.task.version, __version__, theirs)
-    assert loop._base_donor("test") is None
+    assert base_donor(loop, "test") is None
     add_donor(loop.store, loop.cfg, "same", loop.task.version, __version__, mine)
-    assert loop._base_donor("test") == "same"
+    assert base_donor(loop, "test") == "same"
 
 
 def scored_config(scorer: str | None) -> Config:
@@ -116,8 +122,8 @@ def test_the_scorer_is_part_of_the_base_key_fingerprint_and_resume_check():
 @pytest.mark.parametrize(("donor_scorer", "reused"), [(None, True), ("strict", True), ("paper", False)])
 def test_a_base_evaluation_scored_one_way_is_never_reused_for_the_other(open_loop, donor_scorer, reused):
     lp = open_loop(scored_config(None), "new")
-    add_donor(lp.store, scored_config(donor_scorer), "old", lp.task.version, __version__, lp._precision())
-    assert lp._base_donor("test") == ("old" if reused else None)
+    add_donor(lp.store, scored_config(donor_scorer), "old", lp.task.version, __version__, lp.precision())
+    assert base_donor(lp, "test") == ("old" if reused else None)
 
 
 class ScriptedTarget:
@@ -141,9 +147,9 @@ def test_the_eval_stage_scores_with_the_configured_scorer_and_records_it(open_lo
                          "config_json": lp.cfg.model_dump_json(), "target_model": "t", "instructor_model": "i"})
     gold = {it.question: it.answer for it in lp.splits["test"]}
     # Right for the strict scorer; the paper's takes the last number, 3.
-    lp._engine = ((0, None), ScriptedTarget(
+    lp.use_target(0, None, ScriptedTarget(
         lambda prompt: f"The answer is {next(a for q, a in gold.items() if q in prompt)}, after 3 steps."))
-    lp._run_stage(0, "eval_test")
+    run_stage(lp, 0, "eval_test")
     rows = lp.store._all("SELECT scorer, correct, extracted FROM evaluations WHERE run_id = 'new'")
     assert len(rows) == 2 and {(r["scorer"], r["correct"]) for r in rows} == {(scorer or "strict", correct)}
     assert lp.store._all("SELECT scorer, accuracy FROM cycle_metrics WHERE run_id = 'new'") == [
@@ -154,31 +160,31 @@ def test_a_train_stage_with_every_sample_too_long_trains_nothing(open_loop):
     if not Path(bundled_model()).exists():
         pytest.skip("bundled model missing: run scripts/setup")
     lp = open_loop(config(max_length=32), "r")  # the chat-templated prompt alone is longer
-    add_donor(lp.store, lp.cfg, "r", 1, __version__, lp._precision())
+    add_donor(lp.store, lp.cfg, "r", 1, __version__, lp.precision())
     item = lp.splits["train"][0]
     with lp.store.transaction():
         lp.store.insert("samples", [{
             "run_id": "r", "cycle": 1, "sample_id": "s", "strategy": "le", "kind": "corrected",
             "source_item_id": item.item_id, "question": item.question, "solution": item.solution,
             "answer": item.answer, "status": "accepted", "training_text": item.solution}])
-    rows, summary = lp._stage_train(1)
-    assert summary == "nothing trained: all 1 samples dropped for length"
-    (adapter,) = rows["adapters"]
+    out = train(lp, 1)
+    assert out.summary == "nothing trained: all 1 samples dropped for length"
+    (adapter,) = out.rows["adapters"]
     assert (adapter["path"], adapter["n_steps"], adapter["final_loss"]) == (None, 0, None)
-    assert "train_steps" not in rows
+    assert "train_steps" not in out.rows
 
 
 def test_the_best_cycles_test_gain_is_stored_with_its_interval(loop):
-    add_donor(loop.store, loop.cfg, "new", 1, __version__, loop._precision())
+    add_donor(loop.store, loop.cfg, "new", 1, __version__, loop.precision())
     rows = []
     for cycle, n_right in ((0, 2), (1, 14)):
         rows += [evaluation("new", cycle, "test", f"t{i:02d}", "1", i < n_right) for i in range(20)]
     with loop.store.transaction():
         loop.store.insert("evaluations", rows)
-    gain = loop._test_gain(1)
+    gain = cycle_gain(loop.store, "new", 1, loop.cfg.run.seed)
     assert (gain["test_base"], gain["test_best"], gain["test_items"]) == (0.1, 0.7, 20)
     assert gain["test_delta"] == pytest.approx(0.6) and 0 < gain["test_ci_low"] < 0.6 < gain["test_ci_high"]
-    assert loop._test_gain(0) is None and loop._test_gain(None) is None
+    assert cycle_gain(loop.store, "new", 0, 0) is None and cycle_gain(loop.store, "new", None, 0) is None
     loop.store.finish_run("new", 1, gain)
     (row,) = loop.store._all("SELECT * FROM run_results")
     assert (row["best_cycle"], row["significant"]) == (1, True)
@@ -202,13 +208,13 @@ def test_the_errors_handed_to_the_instructor_spread_over_the_kinds_of_problem(op
     train = lp.splits["train"]
     lp.store.insert("evaluations", [evaluation("r", 0, "train", it.item_id, it.answer, False, "The answer is 0.")
                                     for it in train])
-    failures, again = lp._failures(1), lp._failures(1)
+    failures, again = pick_failures(lp, 1), pick_failures(lp, 1)
     assert again == failures  # seeded: the same sample on a resumed run
     assert len(failures) == 8 and failures == sorted(failures, key=lambda f: f.item_id)
     kinds = {kind(f.question) for f in failures}
     assert len({kind(it.question) for it in train}) == 10
     if sampling == "spread":
         assert len(kinds) == most_kinds
-        assert len(lp._new_embeddings) == 60 and {r["item_id"] for r in lp._new_embeddings} == {it.item_id for it in train}
+        assert len(lp.embeddings.new) == 60 and {r["item_id"] for r in lp.embeddings.new} == {it.item_id for it in train}
     else:
-        assert len(kinds) <= most_kinds and lp._new_embeddings == []
+        assert len(kinds) <= most_kinds and lp.embeddings.new == []

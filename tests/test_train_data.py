@@ -5,6 +5,7 @@ import math
 from pathlib import Path
 
 import pytest
+from run_helpers import make_tiny_target
 
 from lfe_local import offline  # noqa: F401  (before transformers)
 from lfe_local.config import TrainConfig, models_dir
@@ -38,21 +39,8 @@ def tokenizer():
 
 
 @pytest.fixture(scope="module")
-def hf_dir(tokenizer, tmp_path_factory) -> Path:
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    cfg = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True,
-    )
-    model = LlamaForCausalLM(cfg)
-    out = tmp_path_factory.mktemp("tiny-llama")
-    model.save_pretrained(str(out))
-    tokenizer.save_pretrained(str(out))
-    return out
+def hf_dir(tmp_path_factory) -> Path:
+    return make_tiny_target(tmp_path_factory.mktemp("tiny-llama"), max_positions=512)
 
 
 @pytest.fixture

@@ -131,8 +131,14 @@ def each(engine: ChatEngine, jobs: list, one: Callable[[int, Any], Any],
     workers = min(getattr(engine, "concurrency", 1), len(jobs))
     if workers <= 1:
         return [run(nj) for nj in enumerate(jobs)]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(run, enumerate(jobs)))
+    pool = ThreadPoolExecutor(max_workers=workers)
+    try:
+        futures = [pool.submit(run, nj) for nj in enumerate(jobs)]
+        return [f.result() for f in futures]
+    finally:
+        # On an error (or a stop asked for with Ctrl-C) the jobs not started are dropped; the
+        # ones in flight finish.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def ask(engine: ChatEngine, jobs: list[Job], *, cycle: int, temperature: float, max_tokens: int, retries: int,
