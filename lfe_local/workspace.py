@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
@@ -47,6 +50,24 @@ def accuracy_table(summary) -> Table:
     return table
 
 
+# The file system refusing a write: a full disk, a read-only workspace, a quota, a size limit.
+_DISK_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EFBIG}
+
+
+@contextlib.contextmanager
+def disk_errors(workspace: Path) -> Iterator[None]:
+    """A write the file system refuses (an adapter's weights, a run folder) ends the command with
+    one line naming the file; the database keeps every stage committed before it."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno not in _DISK_ERRNOS:
+            raise
+        where = err.filename or workspace
+        raise LfeError(f"{where}: {err.strerror}; every stage committed before is kept — free space (or make "
+                       "the workspace writable) and run again to continue") from None
+
+
 def _check_display(display: str) -> None:
     if display not in ("auto", "rich", "plain"):
         raise LfeError(f"--display: must be auto, rich or plain, not '{display}'")
@@ -70,7 +91,7 @@ def run_workspace(workspace: Path, *, preset: str | None, cycles: int | None, ne
         names = {s for _, s in plan(cfg.run.cycles)} | {f"{c}:{s}" for c, s in plan(cfg.run.cycles)}
         if stop_after not in names:
             raise LfeError(f"--stop-after: unknown stage '{stop_after}' (stages: {', '.join(sorted({s for _, s in plan(cfg.run.cycles)}))})")
-    with make_reporter(None if display == "auto" else display) as reporter:
+    with disk_errors(workspace), make_reporter(None if display == "auto" else display) as reporter:
         summary = Loop(workspace, cfg, reporter, stop_after=stop_after, new_run=new_run).run()
     console = Console()
     console.print(accuracy_table(summary))
@@ -129,8 +150,9 @@ def compare_workspace(workspace: Path, *, strategies: str, seeds: str | None, pr
     def announce(strategy: str, seed: int, run_id: str, i: int, n: int) -> None:
         console.print(f"[bold]compare {i}/{n}[/bold]: strategy {strategy}, seed {seed} -> run {run_id}")
 
-    summary = compare(workspace, cfg, names, seed_list, new=new,
-                      reporter=lambda: make_reporter(None if display == "auto" else display), on_run=announce)
+    with disk_errors(workspace):
+        summary = compare(workspace, cfg, names, seed_list, new=new,
+                          reporter=lambda: make_reporter(None if display == "auto" else display), on_run=announce)
     if summary.reused:
         console.print(f"comparison {summary.compare_id} had already finished with this config; its results "
                       "(pass --new to run it again):")

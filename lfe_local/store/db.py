@@ -52,6 +52,19 @@ def _now() -> dt.datetime:
     return dt.datetime.now().replace(microsecond=0)
 
 
+def _is_lock_error(msg: str) -> bool:
+    return "lock" in msg.lower()
+
+
+# What DuckDB says when the file system refuses a write (full, read-only, over a size limit).
+_WRITE_ERRORS = ("could not write", "no space left", "read-only file system", "file too large",
+                 "permission denied", "disk quota")
+
+
+def _is_write_error(msg: str) -> bool:
+    return any(w in msg.lower() for w in _WRITE_ERRORS)
+
+
 class StoreBusy(LfeError):
     """The file is held by another process (a running `lfe run`)."""
 
@@ -91,14 +104,19 @@ class Store:
         try:
             self.con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.IOException as err:
-            # DuckDB allows one writer per file; a running `lfe run` holds it.
             msg = str(err).splitlines()[0]
+            if not _is_lock_error(msg):  # a read-only or full file system, a permission
+                raise LfeError(f"{self.path}: cannot open the database ({msg})") from None
+            # DuckDB allows one writer per file; a running `lfe run` holds it.
             raise StoreBusy(f"{self.path}: cannot open ({msg}); is an `lfe run` still using it?") from None
         if not read_only:
             self._migrate()
 
     def close(self) -> None:
-        self.con.close()
+        try:
+            self.con.close()
+        except duckdb.Error:  # after a failed write (a full disk) the connection may be unusable
+            pass
 
     def __enter__(self) -> Store:
         return self
@@ -158,14 +176,23 @@ class Store:
     # -- transactions --------------------------------------------------------------------
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        self.con.execute("BEGIN TRANSACTION")
         try:
-            yield
-            _kill_in_commit()
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
-        self.con.execute("COMMIT")
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                yield
+                _kill_in_commit()
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):  # a failed write may have ended it already
+                    self.con.execute("ROLLBACK")
+                raise
+            self.con.execute("COMMIT")
+        except duckdb.Error as err:
+            msg = str(err).splitlines()[0]
+            if not _is_write_error(msg):
+                raise
+            # Nothing of the transaction is in the file: the work it held is redone on resume.
+            raise LfeError(f"{self.path}: could not write ({msg}); everything committed before is kept "
+                           "— free space (or make the workspace writable) and run again to continue") from None
 
     def insert(self, table: str, rows: list[dict[str, Any]]) -> None:
         if table not in _TABLES:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import random
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -118,7 +120,16 @@ def train_lora(hf_dir: Path, conversations: list[tuple[list[dict], str]], out_di
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
-    model.save_pretrained(str(tmp))
+    try:
+        model.save_pretrained(str(tmp))
+    except Exception as err:
+        shutil.rmtree(tmp, ignore_errors=True)  # a half-written adapter never stays (and frees what it took)
+        # safetensors reports a full disk as its own error ("... (os error 28)"): made an OSError
+        # again, so the command says it in one line like any refused write.
+        code = re.search(r"os error (\d+)", str(err))
+        if code is None:
+            raise
+        raise OSError(int(code.group(1)), os.strerror(int(code.group(1))), str(tmp)) from None
     if out_dir.exists():
         shutil.rmtree(out_dir)
     tmp.rename(out_dir)  # an adapter directory is either complete or absent
