@@ -69,9 +69,9 @@ def test_killed_in_a_commit_mid_evaluation_verification_and_training_then_resume
 
 @pytest.mark.model
 def test_killed_mid_instructor_stage_then_resumed(tiny, tmp_path):
-    # le with the bundled 135M instructor on three of the tiny target's (many) train errors.
+    # le with the bundled 135M instructor on two of the tiny target's (many) train errors.
     toml = (f'[run]\ncycles = 1\nstrategy = "le"\n[task]\nname = "arith"\ntrain_size = 6\nval_size = 2\n'
             f'test_size = 2\n[target]\nmodel = "{tiny}"\nmax_new_tokens = 8\nbatch_size = 6\nbf16 = "off"\n'
-            f'[instructor]\nmodel = "{bundled_model()}"\nmax_errors = 3\nbudget = 3\nmax_new_per_error = 1\n'
-            f'max_tokens = 150\nerror_sampling = "random"\n[train]\nepochs = 1\nbatch_size = 2\n')
-    crash_and_compare(tmp_path, toml, [{"LFE_KILL_AT": "1:instruct:1"}])  # its first call done, two to go
+            f'[instructor]\nmodel = "{bundled_model()}"\nmax_errors = 2\nbudget = 2\nmax_new_per_error = 1\n'
+            f'max_tokens = 100\nerror_sampling = "random"\n[train]\nepochs = 1\nbatch_size = 2\n')
+    crash_and_compare(tmp_path, toml, [{"LFE_KILL_AT": "1:instruct:1"}])  # its first call done, one to go
