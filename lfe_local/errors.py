@@ -9,3 +9,8 @@ class LfeError(Exception):
 
     def __init__(self, message: str):
         super().__init__(str(message).replace("\r", "\\r").replace("\n", "\\n"))
+
+
+# The end of every "the file system refused a write" message (store/db.py, workspace.py).
+WRITE_REFUSED_HINT = ("every stage committed before is kept — free space (or make the workspace writable) "
+                      "and run again to continue")

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .config import CONFIG_NAME, PRESETS, STRATEGIES, load_config, render_toml
-from .errors import LfeError
+from .errors import WRITE_REFUSED_HINT, LfeError
 from .store import DB_NAME, SNAPSHOT_NAME, Store, open_reader
 
 
@@ -64,8 +64,7 @@ def disk_errors(workspace: Path) -> Iterator[None]:
         if err.errno not in _DISK_ERRNOS:
             raise
         where = err.filename or workspace
-        raise LfeError(f"{where}: {err.strerror}; every stage committed before is kept — free space (or make "
-                       "the workspace writable) and run again to continue") from None
+        raise LfeError(f"{where}: {err.strerror}; {WRITE_REFUSED_HINT}") from None
 
 
 def _check_display(display: str) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ..errors import LfeError
+from ..errors import WRITE_REFUSED_HINT, LfeError
 
 DB_NAME = "lfe.duckdb"
 # A copy of the database that `lfe run` publishes after each finished stage: DuckDB lets one
@@ -191,8 +191,7 @@ class Store:
             if not _is_write_error(msg):
                 raise
             # Nothing of the transaction is in the file: the work it held is redone on resume.
-            raise LfeError(f"{self.path}: could not write ({msg}); everything committed before is kept "
-                           "— free space (or make the workspace writable) and run again to continue") from None
+            raise LfeError(f"{self.path}: could not write ({msg}); {WRITE_REFUSED_HINT}") from None
 
     def insert(self, table: str, rows: list[dict[str, Any]]) -> None:
         if table not in _TABLES:
