@@ -52,7 +52,7 @@ def compared(tmp_path_factory):
     write_jsonl(ws / "test.jsonl", [easy(rng) if i % 2 else hard(rng) for i in range(8)])
     (ws / "lfe.toml").write_text(
         '[task]\nname = "gsm8k"\npath = "train.jsonl"\ntest_path = "test.jsonl"\nval_size = 4\ntest_size = 8\n'
-        "[instructor]\nmax_errors = 4\nbudget = 4\n")
+        "[instructor]\nmax_errors = 2\nbudget = 2\n")
     env = {**os.environ, "COLUMNS": "160"}
     proc = subprocess.run([sys.executable, "-m", "lfe_local", "compare", "-w", str(ws), "--preset", "smoke",
                            "--display", "plain"], cwd=ws, capture_output=True, text=True, env=env, timeout=2400)

@@ -25,8 +25,8 @@ cycles = 1
 [task]
 name = "arith"
 train_size = 16
-val_size = 8
-test_size = 8
+val_size = 4
+test_size = 4
 
 [target]
 batch_size = 16

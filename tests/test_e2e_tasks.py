@@ -148,7 +148,10 @@ def test_one_cycle_on_each_task(task, tmp_path):
     lines = ["[task]", f'name = "{task}"', *(f"{k} = {toml_value(v)}" for k, v in options.items()),
              # One error analysed, two samples (corrected + one new): the smallest cycle that
              # exercises every stage; the suite runs it for six tasks.
-             "[instructor]", "max_errors = 1", "budget = 1"]
+             "[instructor]", "max_errors = 1", "budget = 1",
+             # 64 new tokens, not the preset's 96: a decode step costs the same for 2 rows as for
+             # 16 (memory-bound), so the cap is what an evaluation of these tiny splits costs.
+             "[target]", "max_new_tokens = 64"]
     (ws / "lfe.toml").write_text("\n".join(lines) + "\n")
     out = lfe("run", "-w", str(ws), "--preset", "smoke", "--display", "plain", cwd=ws)
     assert out.returncode == 0, out.stderr[-3000:]

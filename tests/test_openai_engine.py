@@ -163,9 +163,9 @@ cycles = 1
 
 [task]
 name = "arith"
-train_size = 24
-val_size = 8
-test_size = 8
+train_size = 12
+val_size = 4
+test_size = 4
 
 [target]
 batch_size = 16
