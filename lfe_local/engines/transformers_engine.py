@@ -58,26 +58,26 @@ class TransformersEngine:
         if seed is not None:
             torch.manual_seed(seed)
         prompts = [self.render(m) for m in conversations]
-        lengths = [len(self.tokenizer(p, add_special_tokens=False).input_ids) for p in prompts]
+        token_ids = [self.tokenizer(p, add_special_tokens=False).input_ids for p in prompts]
         # Similar lengths in one batch waste less compute on padding.
-        order = sorted(range(len(prompts)), key=lambda i: lengths[i])
+        order = sorted(range(len(prompts)), key=lambda i: len(token_ids[i]))
         out: list[Generation | None] = [None] * len(prompts)
         eos = stop_ids(self.tokenizer, self.model)
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
-            enc = self.tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True,
-                                 add_special_tokens=False).to(self.device)
             t0 = time.perf_counter()
             ctx = torch.autocast(self.device, dtype=torch.bfloat16) if self.autocast else contextlib.nullcontext()
             with torch.inference_mode(), ctx:
                 if temperature > 0:
+                    enc = self.tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True,
+                                         add_special_tokens=False).to(self.device)
                     gen = self.model.generate(
                         **enc, max_new_tokens=max_tokens, do_sample=True, temperature=temperature,
                         top_p=None, top_k=None, pad_token_id=self.tokenizer.pad_token_id, eos_token_id=eos,
                     )
                     new = gen[:, enc.input_ids.shape[1]:].tolist()
                 else:
-                    new = self._greedy(enc.input_ids, enc.attention_mask, max_tokens, eos)
+                    new = self._greedy([token_ids[i] for i in idx], max_tokens, eos)
             seconds = (time.perf_counter() - t0) / len(idx)
             for row, i in zip(new, idx, strict=True):
                 n = len(row)
@@ -87,29 +87,50 @@ class TransformersEngine:
                         break
                 finished = n < len(row) or (len(row) < max_tokens)
                 text = self.tokenizer.decode(row[:n], skip_special_tokens=True).strip()
-                out[i] = Generation(text=text, prompt=prompts[i], prompt_tokens=lengths[i], completion_tokens=n,
+                out[i] = Generation(text=text, prompt=prompts[i], prompt_tokens=len(token_ids[i]), completion_tokens=n,
                                     seconds=seconds, finish_reason="stop" if finished else "length")
             if on_progress:
                 on_progress(len(idx))
         return [g for g in out if g is not None]
 
-    def _greedy(self, ids, mask, max_tokens: int, eos: list[int]) -> list[list[int]]:
-        """Greedy decoding that drops each row from the batch as soon as it has ended.
+    def _greedy(self, prompts: list[list[int]], max_tokens: int, eos: list[int]) -> list[list[int]]:
+        """Greedy decoding of token-id prompts that drops each row from the batch as soon as it has ended.
 
         `generate` keeps a finished row in the batch, computing padding for it, until the batch's
         longest reply is done. How much this saves depends on the target: the base 135M runs to
         the cap on almost every arith item (5,051 of 5,120 tokens in scripts/bench), so there it
-        saves nothing; a target that ends its replies saves the steps of its finished rows. Same
-        inputs, positions and masks as `generate` (left padding, positions counted over real
-        tokens), so the same tokens (tests/test_greedy_decode.py, and 64/64 in scripts/bench).
+        saves nothing; a target that ends its replies saves the steps of its finished rows.
+
+        The prompts of one task share their start (chat template, system prompt, instruction:
+        62 of ~102 tokens on arith), so that prefix is computed once, for one row, and its keys
+        and values copied to every row; the rest of each prompt follows it, left-padded. The
+        padding then sits between prefix and rest, masked out, and positions are counted over
+        real tokens, so every row sees its prompt exactly as `generate` does, and gives the
+        same tokens (tests/test_greedy_decode.py, and the answers compared in scripts/bench).
         """
         import torch
-        from transformers import DynamicCache
 
-        cache = DynamicCache(config=self.model.config)
+        from .kv_cache import preallocated_cache
+
+        # Written in place, not concatenated each step (kv_cache.py): room for prompt + reply cap.
+        cache = preallocated_cache(self.model.config, max(map(len, prompts)) + max_tokens)
         # The cache argument was renamed in transformers 5.2x (`past_key_values` -> `cache`).
         kw = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
-        positions = (mask.long().cumsum(-1) - 1).clamp(min=0)
+        shared = shared_prefix(prompts) if len(prompts) > 1 else 0
+        if shared < MIN_SHARED_PREFIX:
+            shared = 0
+        else:
+            self.model(input_ids=torch.tensor([prompts[0][:shared]], device=self.device),
+                       position_ids=torch.arange(shared, device=self.device)[None], use_cache=True,
+                       logits_to_keep=1, **{kw: cache})
+            cache.batch_repeat_interleave(len(prompts))
+        rests = [p[shared:] for p in prompts]
+        width = max(map(len, rests))
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos[0]
+        ids = torch.tensor([[pad] * (width - len(r)) + r for r in rests], device=self.device)
+        mask = torch.tensor([[1] * shared + [0] * (width - len(r)) + [1] * len(r) for r in rests],
+                            device=self.device)
+        positions = (mask.long().cumsum(-1) - 1).clamp(min=0)[:, shared:]
         logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
                             logits_to_keep=1, **{kw: cache}).logits[:, -1]
         rows = torch.arange(ids.shape[0])
@@ -135,6 +156,23 @@ class TransformersEngine:
 
     def close(self) -> None:
         del self.model
+
+
+# Below this many tokens a shared prefix saves less than its extra forward pass costs.
+MIN_SHARED_PREFIX = 8
+
+
+def shared_prefix(prompts: list[list[int]]) -> int:
+    """Tokens every prompt starts with, leaving each at least one of its own (its last position
+    gives the first reply token's logits)."""
+    n = min(map(len, prompts)) - 1
+    first = prompts[0]
+    for p in prompts[1:]:
+        i = 0
+        while i < n and p[i] == first[i]:
+            i += 1
+        n = i
+    return max(n, 0)
 
 
 def stop_ids(tokenizer, model) -> list[int]:
