@@ -52,7 +52,8 @@ def compared(tmp_path_factory):
     write_jsonl(ws / "test.jsonl", [easy(rng) if i % 2 else hard(rng) for i in range(8)])
     (ws / "lfe.toml").write_text(
         '[task]\nname = "gsm8k"\npath = "train.jsonl"\ntest_path = "test.jsonl"\nval_size = 4\ntest_size = 8\n'
-        "[instructor]\nmax_errors = 2\nbudget = 2\n")
+        "[instructor]\nmax_errors = 2\nbudget = 2\n"
+        "[target]\nmax_new_tokens = 64\n")  # a one- or two-step reply fits; fewer steps per eval stage
     env = {**os.environ, "COLUMNS": "160"}
     proc = subprocess.run([sys.executable, "-m", "lfe_local", "compare", "-w", str(ws), "--preset", "smoke",
                            "--display", "plain"], cwd=ws, capture_output=True, text=True, env=env, timeout=2400)
