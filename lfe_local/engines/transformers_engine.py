@@ -158,7 +158,7 @@ class TransformersEngine:
         del self.model
 
 
-# Below this many tokens a shared prefix saves less than its extra forward pass costs.
+# A shared start shorter than this is not given a forward pass of its own (a threshold chosen, not measured).
 MIN_SHARED_PREFIX = 8
 
 
