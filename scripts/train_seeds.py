@@ -61,9 +61,10 @@ def evaluate(ctx: Context, adapter: str, split: str) -> dict[str, bool]:
 
 
 def change(treated: dict[str, bool], base: dict[str, bool], seed: int) -> dict[str, float]:
-    items = sorted(set(treated) & set(base))
-    d = paired_bootstrap([[treated[i] for i in items]], [[base[i] for i in items]], seed=seed)
-    return {"accuracy": d.accuracy, "delta": d.delta, "ci_low": d.low, "ci_high": d.high, "items": len(items)}
+    """One adapter's accuracy and change against cycle 0, with its 95% paired bootstrap interval."""
+    one = pooled([treated], base, seed)
+    del one["adapters"]
+    return one
 
 
 def with_train_settings(train: TrainConfig, settings: list[str]) -> TrainConfig:
@@ -139,6 +140,8 @@ def main() -> int:
             trained = train_lora(ctx.hf_dir(), convs, Path(tmp) / f"seed-{seed}", train_cfg, device=ctx.device(),
                                  init_adapter=parent, seed=seed)
             t_train = time.perf_counter() - t0
+            if trained.adapter_dir is None:
+                raise LfeError(f"train.max_length {train_cfg.max_length}: every sample was cut away, nothing trained")
             row = {"seed": seed, "train_s": round(t_train, 1), "final_loss": trained.steps[-1].loss}
             for split in ("val", "test"):
                 per_seed[split].append(evaluate(ctx, str(trained.adapter_dir), split))
