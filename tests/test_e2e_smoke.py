@@ -232,3 +232,35 @@ def test_bench_json_shape_on_a_tiny_run(smoke, tmp_path):
     assert e2e["total_seconds"] == pytest.approx(sum(r[1] for r in rows), abs=0.5)
     assert set(result["goals"]) == {"eval_items_per_s_ratio", "train_fraction_of_peak"}
     assert "lfe-local bench on" in proc.stderr  # the table
+
+
+def test_train_seeds_reproduces_the_runs_own_cycle(smoke, tmp_path):
+    """scripts/train_seeds.py on the smoke run: with the run's own training seed it must give the
+    run's cycle-1 accuracies item for item (the loop's training is reproduced), a second seed is
+    pooled with it, nothing is written to the database, and a bad --train value is one line."""
+    import json
+
+    ws = smoke[0]
+    root = Path(__file__).resolve().parent.parent
+    script = [sys.executable, str(root / "scripts" / "train_seeds.py"), "-w", str(ws)]
+    (own_seed,), = query(ws, "SELECT CAST(json_extract(config_json, '$.run.seed') AS INTEGER) + 1 FROM runs")
+    evaluations = query(ws, "SELECT count(*) FROM evaluations")
+    proc = subprocess.run([*script, "--seeds", f"{own_seed},7", "--out", str(tmp_path / "s.json")],
+                          capture_output=True, text=True, timeout=900, cwd=root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "s.json").read_text())
+    assert json.loads(proc.stdout) == result
+    assert result["run_adapter"]["seed"] == own_seed and [s["seed"] for s in result["seeds"]] == [own_seed, 7]
+    (samples,), = query(ws, "SELECT count(*) FROM samples WHERE cycle = 1 AND status = 'accepted'")
+    assert result["samples"] == samples > 0
+    for split in ("val", "test"):
+        assert result["seeds"][0][split] == result["run_adapter"][split]
+        pool = result["pooled"][split]
+        assert pool["adapters"] == 2
+        assert pool["delta"] == pytest.approx(sum(s[split]["delta"] for s in result["seeds"]) / 2, abs=1e-9)
+    assert query(ws, "SELECT count(*) FROM evaluations") == evaluations
+    bad = subprocess.run([*script, "--seeds", "1", "--train", "epochs=zero"], capture_output=True, text=True,
+                         timeout=300, cwd=root)
+    assert bad.returncode == 1 and bad.stdout == ""
+    assert bad.stderr.strip() == ("error: --train epochs: Input should be a valid integer, unable to parse string "
+                                  "as an integer")
