@@ -19,6 +19,7 @@ from lfe_local.instruct.generators import (
     repair_job,
     run_generator,
 )
+from lfe_local.loop.generator_checks import SOLVE_ROUNDS, solve_in_rounds
 from lfe_local.tasks.arith import ArithTask
 from lfe_local.tasks.math_lesson import MATH_LESSON
 from lfe_local.verify.generator_check import check_generators
@@ -148,6 +149,51 @@ def test_a_failing_fresh_solve_does_not_count_as_agreement():
     (check,) = check_generators(ScriptedSolver("raise ValueError('no')"), MATH_LESSON, {"g": good[:1]},
                                 max_tokens=200, timeout_s=5, seed=0)
     assert not check.agrees and check.output is None and "ValueError" in check.detail
+
+
+class CrashFirstSolver(ScriptedSolver):
+    """Its first `crashes` programs fail (a misspelt name, as the 1.5B's did); the rest solve the
+    question read from the prompt (bags * beads - lost, its numbers parsed from the text)."""
+
+    def __init__(self, crashes: int, wrong: bool = False):
+        super().__init__("")
+        self.crashes, self.wrong = crashes, wrong
+
+    def generate(self, conversations, **kw):
+        out = []
+        for c in conversations:
+            q = c[-1]["content"]
+            self.prompts.append(q)
+            program = ("print(aples)" if len(self.prompts) <= self.crashes else
+                       f"import re\na, b, c = [int(x) for x in re.findall(r'\\d+', {q!r})][-3:]\n"
+                       f"print(a * b {'+' if self.wrong else '-'} c)")
+            out.append(Generation(json.dumps({"program": program}), "", 10, 10, 0.1, "stop"))
+        return out
+
+
+def test_inconclusive_fresh_solves_are_retried_for_three_rounds():
+    good = instance_samples(1, job(), run_generator(GOOD, SEEDS, MATH_LESSON, timeout_s=10).instances)
+    assert len(good) >= 6
+
+    def rounds_with(solver, n_rounds):
+        calls = []
+
+        def solve(picked, round_):
+            calls.append(sum(map(len, picked.values())))
+            return check_generators(solver, MATH_LESSON, picked, max_tokens=200, timeout_s=5, seed=round_)
+        return solve_in_rounds(solve, {"g": good[:3 * 2]}, 2, rounds=n_rounds)["g"], calls
+
+    # 3 crashes: round 1 asks 2 (both crash), round 2 asks 2 (1 crash, 1 agrees), round 3 asks the 1 still wanted.
+    checks, calls = rounds_with(CrashFirstSolver(3), SOLVE_ROUNDS)
+    assert SOLVE_ROUNDS == 3 and calls == [2, 2, 1]
+    assert [c.output is None for c in checks] == [True, True, True, False, False]
+    assert sum(c.agrees for c in checks) == 2  # decided: two agreements, the generator is verified
+    # Two rounds would have left it one agreement short (unverified).
+    checks, calls = rounds_with(CrashFirstSolver(3), 2)
+    assert calls == [2, 2] and sum(c.agrees for c in checks) == 1
+    # A disagreement decides at once: nothing more is asked for that generator.
+    checks, calls = rounds_with(CrashFirstSolver(0, wrong=True), SOLVE_ROUNDS)
+    assert calls == [2] and not any(c.agrees for c in checks) and checks[0].output is not None
 
 
 def test_groups_give_every_error_type_a_generator_first():

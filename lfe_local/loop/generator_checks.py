@@ -9,6 +9,34 @@ from dataclasses import asdict, dataclass, field
 from ..tasks.base import Sample, Verdict
 from .context import Context
 
+# Rounds of fresh solves per generator. A fresh solve whose program fails or prints no number is
+# inconclusive, and the next instance is solved in the next round. Three, not two: on the demo
+# (2026-12-06, bd90e4c) a right buy-and-give generator was rejected `unverified` because 2 of its 3
+# fresh programs misspelt a variable (NameError) and two rounds had no instance left to try.
+SOLVE_ROUNDS = 3
+
+
+def solve_in_rounds(solve, queue: dict[str, list[Sample]], checks: int, rounds: int = SOLVE_ROUNDS) -> dict[str, list]:
+    """Solve each generator's queued instances a round at a time until it is decided: one
+    disagreement, or `checks` agreements. `solve(picked, round_)` solves one round's instances
+    (all generators in one batch) and returns their checks; the queues are consumed in order."""
+    queue = dict(queue)
+    by_gen: dict[str, list] = {gid: [] for gid in queue}
+    for round_ in range(rounds):
+        picked = {}
+        for gid, samples in queue.items():
+            mine = by_gen[gid]
+            wanted = checks - sum(c.agrees for c in mine)
+            if any(c.output is not None and not c.agrees for c in mine) or wanted <= 0:
+                continue  # decided: a disagreement, or enough agreements
+            if samples[:wanted]:
+                picked[gid], queue[gid] = samples[:wanted], samples[wanted:]
+        if not picked:
+            break
+        for c in solve(picked, round_):
+            by_gen[c.generator_id].append(c)
+    return by_gen
+
 
 @dataclass
 class GeneratorChecks:
@@ -29,33 +57,25 @@ def check_generators(ctx: Context, cycle: int, checked: list) -> GeneratorChecks
     for sample, verdict in checked:
         if sample.generator_id in passing and verdict.ok:
             passing[sample.generator_id].append(sample)
-    # Up to twice as many instances as checks, in a seeded order: a fresh solve that gives no
-    # number (its program failed) is inconclusive and the next instance is solved instead.
+    # Up to SOLVE_ROUNDS times as many instances as checks, in a seeded order (see solve_in_rounds).
     rng = ctx.rng(cycle)
-    queue = {gid: rng.sample(samples, min(2 * icfg.generator_checks, len(samples)))
+    queue = {gid: rng.sample(samples, min(SOLVE_ROUNDS * icfg.generator_checks, len(samples)))
              for gid, samples in passing.items() if samples}
-    by_gen: dict[str, list] = {gid: [] for gid in passing}
     engine = ctx.instructor("generator_check") if queue else None
+    timeout_s = getattr(ctx.task, "program_timeout_s", 5.0)
+
+    def solve(picked: dict[str, list[Sample]], round_: int) -> list:
+        got = solve_afresh(engine, ctx.task.lesson, picked, max_tokens=icfg.max_tokens, timeout_s=timeout_s,
+                           seed=ctx.cfg.run.seed * 100_000 + cycle * 10_000 + 9_000 + round_)
+        out.checks += [{"run_id": ctx.run_id, "cycle": cycle, **asdict(c)} for c in got]
+        return got
+
     try:
-        for round_ in range(2):
-            picked = {}
-            for gid, samples in queue.items():
-                mine = by_gen[gid]
-                wanted = icfg.generator_checks - sum(c.agrees for c in mine)
-                if any(c.output is not None and not c.agrees for c in mine) or wanted <= 0:
-                    continue  # decided: a disagreement, or enough agreements
-                picked[gid], queue[gid] = samples[:wanted], samples[wanted:]
-            picked = {gid: s for gid, s in picked.items() if s}
-            if not picked:
-                break
-            for c in solve_afresh(engine, ctx.task.lesson, picked, max_tokens=icfg.max_tokens,
-                                  timeout_s=getattr(ctx.task, "program_timeout_s", 5.0),
-                                  seed=ctx.cfg.run.seed * 100_000 + cycle * 10_000 + 9_000 + round_):
-                by_gen[c.generator_id].append(c)
-                out.checks.append({"run_id": ctx.run_id, "cycle": cycle, **asdict(c)})
+        by_gen = solve_in_rounds(solve, queue, icfg.generator_checks)
     finally:
         if engine is not None:
             engine.close()
+    by_gen = {gid: by_gen.get(gid, []) for gid in passing}
     for g in made:
         gid = g["generator_id"]
         mine = by_gen[gid]
