@@ -23,7 +23,7 @@ FLOPs of training are counted as 6 x N x T (N = the model's parameters outside t
 T = tokens through the model, padding excluded), the usual dense-training count; a LoRA step
 computes no weight gradient for the frozen weights, so 4 x N x T is the work actually done and is
 reported too. The matmul peak is the best of repeated (512 x K) @ (K x K) products with K = 2048,
-in fp32 and bf16, on the threads the trainer uses.
+in fp32 and bf16, on the threads the trainer uses (fewer rows where a dtype is emulated: matmul_peak).
 
 JSON on stdout (and --out), a table on stderr, with the machine (CPU model, the flags that matter,
 threads, versions). Parts run one after another, never together; quote figures only from an
@@ -158,13 +158,24 @@ def part_eval(args) -> dict:
 # ---- LoRA training -----------------------------------------------------------------------------
 
 def matmul_peak(dtype_name: str, seconds: float = 1.5) -> float:
-    """GFLOP/s of the best (512 x K) @ (K x K) product, K = 2048, repeated for `seconds`."""
+    """GFLOP/s of the best (M x K) @ (K x K) product, K = 2048, repeated for `seconds`. M is 512
+    where a product takes under a sixth of `seconds`; where the dtype is emulated (bf16 without
+    AVX512-BF16 or AMX: ~0.3 GFLOP/s, 14 s for one 512-row product) M shrinks until it does, down
+    to 16 rows — that dtype is then hundreds of times slower either way, and the bench stays short."""
     import torch
 
     dtype = torch.bfloat16 if dtype_name == "bf16" else torch.float32
-    m, k = 512, 2048
-    a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, k, dtype=dtype)
-    torch.mm(a, b)  # warm-up: the first call picks kernels
+    m, k = 16, 2048
+    b = torch.randn(k, k, dtype=dtype)
+    torch.mm(torch.randn(m, k, dtype=dtype), b)  # warm-up: the first call picks kernels
+    while m < 512:  # grow the block while a product of twice its rows still fits the budget
+        t0 = time.perf_counter()
+        torch.mm(torch.randn(m, k, dtype=dtype), b)
+        if 2 * (time.perf_counter() - t0) > seconds / 6:
+            break
+        m *= 2
+    a = torch.randn(m, k, dtype=dtype)
+    torch.mm(a, b)
     best, end = float("inf"), time.perf_counter() + seconds
     while time.perf_counter() < end:
         t0 = time.perf_counter()
