@@ -115,6 +115,9 @@ class InstructorConfig(_Section):
     generator_checks: int = Field(
         2, ge=1, le=10,
         description="program mode: instances per generator solved afresh from the question text (an instructor-written program in the sandbox); any disagreement rejects the generator whole.")
+    traced_solutions: bool = Field(
+        True,
+        description="program mode: generators run with numbers that record how they were computed; an instance whose own solution text fails the task's check (no or a false equation, a missing operation, not ending on its answer) gets its answer's derivation instead, one equation per step of the code (its own text kept in samples.own_solution), and is checked again. false = the generator's own text only.")
     generator_timeout_s: float = Field(10.0, gt=0, description="program mode: wall-clock limit for one generator run (all its instances).")
     repair_generators: bool = Field(
         True,

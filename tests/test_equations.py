@@ -62,6 +62,13 @@ def test_equations_inside_prose_keep_order_and_text():
     assert false_equations(text) == []
 
 
+def test_a_line_break_ends_an_equation_before_a_number():
+    # One equation per line, no full stops (a solution rebuilt from a generator's computation can
+    # look like this): the next line's first number is not a term of the line before.
+    assert find_equations("8 * 9 = 72\n72 - 6 = 66\n66 + 5 = 71") == ["8 * 9 = 72", "72 - 6 = 66", "66 + 5 = 71"]
+    assert false_equations("8 * 9 = 72\n72 - 6 = 60") == ["72 - 6 = 60"]
+
+
 def test_sentence_parentheses_and_dashes_are_not_terms():
     assert find_equations("(so 3 + 4 = 7)") == ["3 + 4 = 7"]
     assert find_equations("12 - 5 = 7 - that is all") == ["12 - 5 = 7"]

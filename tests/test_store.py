@@ -65,9 +65,9 @@ def test_schema_tables_views_and_version(store):
     assert names(store.con, "BASE TABLE") == TABLES
     assert names(store.con, "VIEW") == VIEWS
     assert store.con.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
-    assert SCHEMA_VERSION == 8
+    assert SCHEMA_VERSION == 9
     # A new database records every named migration as applied, in order.
-    assert [r[0] for r in store.con.execute("SELECT version FROM migrations ORDER BY 1").fetchall()] == [2, 3, 4, 5, 6, 7, 8]
+    assert [r[0] for r in store.con.execute("SELECT version FROM migrations ORDER BY 1").fetchall()] == [2, 3, 4, 5, 6, 7, 8, 9]
     for view in VIEWS:  # every view is queryable on an empty database
         assert store.con.execute(f"SELECT count(*) FROM {view}").fetchone() == (0,)
 
@@ -91,15 +91,17 @@ def test_version_1_database_is_migrated_in_place(db):
                                                       "test_ci_high", "test_items")),
                               ("samples", "generator_id"), ("samples", "program_output"),  # by version 4
                               ("evaluations", "scorer"),  # by version 6
-                              ("evaluations", "precision")):  # by version 7
+                              ("evaluations", "precision"),  # by version 7
+                              ("samples", "own_solution")):  # by version 9
             s.con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         s.con.execute("DELETE FROM schema_version; INSERT INTO schema_version VALUES (1)")
     with Store(db) as s:
         assert names(s.con, "BASE TABLE") == TABLES and names(s.con, "VIEW") == VIEWS
-        assert s.con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall() == [(1,), (8,)]
+        assert s.con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall() == [(1,), (9,)]
         assert s.con.execute("SELECT version, name FROM migrations ORDER BY 1").fetchall() == [
             (2, "lec_taxonomy_comparisons"), (3, "code_tests_failure_kinds"), (4, "task_versions_programs_generators"),
-            (5, "instructor_calls"), (6, "evaluations_scorer"), (7, "evaluations_precision"), (8, "calls_threads")]
+            (5, "instructor_calls"), (6, "evaluations_scorer"), (7, "evaluations_precision"), (8, "calls_threads"),
+            (9, "samples_own_solution")]
         # Rows written before task versions existed carry none: they are never reused as current.
         assert s.con.execute("SELECT task_version FROM evaluations WHERE item_id = 'a'").fetchone() == (None,)
         assert s.run(RUN)["task_version"] is None
@@ -134,8 +136,8 @@ def test_version_5_database_gains_the_scorer_in_place(db):
     with Store(db, read_only=True) as s:  # read-only opens never migrate: the old view still answers
         assert s.con.execute("SELECT * FROM cycle_metrics").fetchall() == [(RUN, 0, "arith", "test", 2, 0.5)]
     with Store(db) as s:
-        assert s.con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall() == [(5,), (8,)]
-        assert [r[0] for r in s.con.execute("SELECT version FROM migrations ORDER BY 1").fetchall()] == [6, 7, 8]
+        assert s.con.execute("SELECT version FROM schema_version ORDER BY 1").fetchall() == [(5,), (9,)]
+        assert [r[0] for r in s.con.execute("SELECT version FROM migrations ORDER BY 1").fetchall()] == [6, 7, 8, 9]
         # Their precision is unknown, so eval_precision (the cycle-0 reuse check) says None.
         assert s.con.execute("SELECT DISTINCT precision FROM evaluations").fetchall() == [(None,)]
         assert s.eval_precision(RUN, 0, "test") is None
@@ -149,8 +151,8 @@ def test_version_5_database_gains_the_scorer_in_place(db):
         assert s.con.execute("SELECT cycle, scorer, accuracy FROM cycle_metrics ORDER BY 1").fetchall() == [
             (0, "strict", 0.5), (1, "paper", 1.0)]
     with Store(db) as s:  # opening again changes nothing
-        assert s.con.execute("SELECT count(*), max(version) FROM schema_version").fetchone() == (2, 8)
-        assert s.con.execute("SELECT count(*) FROM migrations").fetchone() == (3,)
+        assert s.con.execute("SELECT count(*), max(version) FROM schema_version").fetchone() == (2, 9)
+        assert s.con.execute("SELECT count(*) FROM migrations").fetchone() == (4,)
 
 
 def test_the_named_migration_fills_a_scorer_column_without_values(db):

@@ -23,7 +23,7 @@ import ast
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pydantic import BaseModel, ValidationError
 
@@ -32,6 +32,8 @@ from ..sandbox import Limits, run_untrusted
 from ..tasks.base import Lesson, Sample, Verdict
 from .calls import call, each
 from .schema import answer_text, problem_model
+from .traced_numbers import HARNESS as TRACED_HARNESS
+from .traced_numbers import traced_solution
 
 # Marks the harness's own output lines, so text the generator prints itself is never taken for an instance.
 _MARK = "@@instance "
@@ -160,6 +162,7 @@ class Instance:
     solution: str | None = None
     answer: str | None = None
     error: str | None = None  # why this instance is unusable: raised, bad_shape, ...
+    trace: list | None = None  # the answer's derivation, [a, op, b, c] per step (traced runs; see traced_numbers.py)
 
 
 @dataclass
@@ -171,9 +174,11 @@ class GeneratorRun:
     seconds: float
 
 
-def run_generator(code: str, seeds: list[int], lesson: Lesson, timeout_s: float) -> GeneratorRun:
-    """Run `generate(rng)` once per seed in the sandbox and check each result's shape."""
-    program = code + _HARNESS.format(seeds=list(seeds), mark=_MARK)
+def run_generator(code: str, seeds: list[int], lesson: Lesson, timeout_s: float, traced: bool = False) -> GeneratorRun:
+    """Run `generate(rng)` once per seed in the sandbox and check each result's shape; `traced`:
+    with numbers that record how they were computed, so each instance carries its answer's
+    derivation (traced_numbers.py)."""
+    program = code + (TRACED_HARNESS if traced else _HARNESS).format(seeds=list(seeds), mark=_MARK)
     # Many instances print more than one program's usual output.
     limits = Limits(wall_s=timeout_s, cpu_s=math.ceil(timeout_s) + 1, output_chars=max(20_000, 1500 * len(seeds)))
     result = run_untrusted(program, limits)
@@ -206,15 +211,42 @@ def _instance(seed: int, data: dict, model: type[BaseModel]) -> Instance:
         first = err.errors()[0]
         return Instance(seed, error=f"bad_shape: {'.'.join(map(str, first['loc']))}: {first['msg']}")
     answer = answer_text(getattr(p, "answer", None))
-    return Instance(seed, question=p.question.strip(), solution=p.solution.strip(), answer=answer)
+    trace = data.get("trace") if isinstance(data.get("trace"), list) else None
+    return Instance(seed, question=p.question.strip(), solution=p.solution.strip(), answer=answer, trace=trace)
 
 
 def instance_samples(cycle: int, job: GeneratorJob, instances: list[Instance]) -> list[Sample]:
-    """Well-formed instances as samples to verify; their generator is their provenance."""
-    return [Sample(sample_id=f"{job.generator_id}-s{inst.seed}", strategy=job.strategy, kind="new",
-                   source_item_id=job.examples[0].item_id, question=inst.question, solution=inst.solution,
-                   answer=inst.answer, generator_id=job.generator_id)
-            for inst in instances if inst.error is None]
+    """Well-formed instances as samples to verify; their generator is their provenance. A traced
+    instance's derivation rides along in `meta["traced_solution"]` (see rebuild_solutions)."""
+    samples = []
+    for inst in instances:
+        if inst.error is None:
+            traced = traced_solution(inst.trace, inst.question) if inst.trace else None
+            samples.append(Sample(sample_id=f"{job.generator_id}-s{inst.seed}", strategy=job.strategy, kind="new",
+                                  source_item_id=job.examples[0].item_id, question=inst.question,
+                                  solution=inst.solution, answer=inst.answer, generator_id=job.generator_id,
+                                  meta={"traced_solution": traced} if traced else {}))
+    return samples
+
+
+# The check's reasons that a solution rebuilt from the generator's computation can cure: they are
+# about the solution text, not the question or the answer.
+REBUILDABLE = frozenset({"empty_solution", "inconsistent_answer", "no_equations", "bad_equation", "other_skill"})
+
+
+def rebuild_solutions(samples: list[Sample], check: Callable[[Sample], Verdict]) -> list[Sample]:
+    """Each instance whose own solution fails `check` for a reason in REBUILDABLE, and whose traced
+    derivation passes it, gets the derivation as its solution (its own text kept in
+    `own_solution`); every other instance is returned as it was."""
+    out = []
+    for s in samples:
+        traced = s.meta.get("traced_solution")
+        if traced and check(s).reason in REBUILDABLE:
+            rebuilt = replace(s, solution=traced, own_solution=s.solution)
+            if check(rebuilt).ok:
+                s = rebuilt
+        out.append(s)
+    return out
 
 
 # -- grouping errors and recording generators ----------------------------------------------------------

@@ -41,10 +41,23 @@ def write_generators(ctx: Context, engine, cycle: int, failures: list, analyses:
                  seed=ctx.cfg.run.seed * 100_000 + cycle * 10_000 + 7_000, on_progress=ctx.advance)
 
 
+def practice_samples(ctx: Context, cycle: int, job, instances: list) -> list:
+    """A generator's well-formed instances as samples, each with its own solution or, where that
+    fails the task's check and `traced_solutions` is on, the one rebuilt from its computation."""
+    from ..instruct.generators import instance_samples, rebuild_solutions
+    from .verify import verify_sample
+
+    samples = instance_samples(cycle, job, instances)
+    if not ctx.cfg.instructor.traced_solutions:
+        return samples
+    items = ctx.item_map()
+    return rebuild_solutions(samples, lambda s: verify_sample(ctx, s, items))
+
+
 def run_generators(ctx: Context, cycle: int, written: list, n_seeds: int):
     """Each generator's code runs in the sandbox once, for its share of the budget of instances.
     Returns the generators' rows, their instances as sample rows, and each one's run (None: no code)."""
-    from ..instruct.generators import generator_row, instance_samples, run_generator
+    from ..instruct.generators import generator_row, run_generator
     from .instruct import sample_row
 
     icfg = ctx.cfg.instructor
@@ -54,12 +67,13 @@ def run_generators(ctx: Context, cycle: int, written: list, n_seeds: int):
         if outcome.code is not None:
             rng = random.Random(f"{ctx.cfg.run.seed}-{cycle}-{outcome.job.generator_id}")
             seeds = sorted(rng.sample(range(1_000_000), n_seeds))
-            run = run_generator(outcome.code, seeds, ctx.task.lesson, icfg.generator_timeout_s)
+            run = run_generator(outcome.code, seeds, ctx.task.lesson, icfg.generator_timeout_s,
+                                traced=icfg.traced_solutions)
         row = generator_row(outcome, run, n_seeds)
         rows.append({"run_id": ctx.run_id, "cycle": cycle, **row})
         runs.append(run)
         if row["status"] == "made":
-            samples += [sample_row(ctx, cycle, s) for s in instance_samples(cycle, outcome.job, run.instances)]
+            samples += [sample_row(ctx, cycle, s) for s in practice_samples(ctx, cycle, outcome.job, run.instances)]
     return rows, samples, runs
 
 
@@ -70,7 +84,7 @@ def repair_generators(ctx: Context, engine, cycle: int, written: list, runs: lis
     asked again as it was. Each new generator runs as one of its own, and every earlier one
     stays on record with its instances."""
     from ..instruct.calls import RETRY_TEMPERATURE
-    from ..instruct.generators import instance_samples, repair_feedback, repair_job, rewrite_job
+    from ..instruct.generators import repair_feedback, repair_job, rewrite_job
     from ..instruct.generators import write_generators as write
     from .verify import verify_sample
 
@@ -83,7 +97,7 @@ def repair_generators(ctx: Context, engine, cycle: int, written: list, runs: lis
             if outcome.code is None:
                 jobs.append(rewrite_job(original, attempt))
             else:
-                made = instance_samples(cycle, outcome.job, run.instances) if run.ok else []
+                made = practice_samples(ctx, cycle, outcome.job, run.instances) if run.ok else []
                 feedback = repair_feedback(run, made, [verify_sample(ctx, s, items) for s in made])
                 if feedback is None:  # this group has its generator
                     continue

@@ -24,7 +24,7 @@ DB_NAME = "lfe.duckdb"
 # A copy of the database that `lfe run` publishes after each finished stage: DuckDB lets one
 # process open a file while another writes it, so readers (lfe sql, a notebook) open this one then.
 SNAPSHOT_NAME = "lfe.snapshot.duckdb"
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # Every schema version after 1, in order: (version, name, statements). schema.sql adds the tables
 # and columns; a migration's statements do what adding cannot (fill a new column for the rows
@@ -41,6 +41,8 @@ MIGRATIONS: tuple[tuple[int, str, tuple[str, ...]], ...] = (
     (7, "evaluations_precision", ()),
     # Threads of a call before schema 8 were not recorded: NULL.
     (8, "calls_threads", ()),
+    # Samples before schema 9 carry their generator's own solution: NULL.
+    (9, "samples_own_solution", ()),
 )
 
 _TABLES = ("runs", "stages", "items", "evaluations", "analyses", "samples", "train_steps", "adapters",

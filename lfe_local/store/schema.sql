@@ -142,11 +142,13 @@ CREATE TABLE IF NOT EXISTS samples (
     training_text VARCHAR,             -- the response the target is trained on (accepted only)
     generator_id VARCHAR,              -- made by this generator (new_problems = "program"); NULL: written
     program_output VARCHAR,            -- math: the number the sample's own program printed in the sandbox
+    own_solution VARCHAR,              -- program mode: the generator's own solution text, when `solution` is its traced derivation
     PRIMARY KEY (run_id, sample_id)
 );
 ALTER TABLE samples ADD COLUMN IF NOT EXISTS tests VARCHAR;
 ALTER TABLE samples ADD COLUMN IF NOT EXISTS generator_id VARCHAR;
 ALTER TABLE samples ADD COLUMN IF NOT EXISTS program_output VARCHAR;
+ALTER TABLE samples ADD COLUMN IF NOT EXISTS own_solution VARCHAR;
 
 -- Problem generators (new_problems = "program"): one row per generator the instructor was asked
 -- for, with the code, the errors it came from, what running it made and its verdict.
@@ -322,7 +324,10 @@ SELECT g.run_id, g.cycle, g.generator_id, g.strategy, g.error_type, g.source_ite
           AND c.agrees)::INTEGER AS checks_agreed,
        (SELECT count(*) FROM generator_checks c WHERE c.run_id = g.run_id
           AND c.generator_id = g.generator_id)::INTEGER AS checks,
-       g.instance_failures, g.seconds AS instructor_seconds
+       g.instance_failures, g.seconds AS instructor_seconds,
+       -- accepted with a solution rebuilt from the generator's computation (instructor.traced_solutions)
+       count(s.sample_id) FILTER (WHERE s.status = 'accepted' AND s.own_solution IS NOT NULL)::INTEGER
+         AS n_accepted_traced
 FROM generators g
 LEFT JOIN samples s ON s.run_id = g.run_id AND s.generator_id = g.generator_id
 GROUP BY ALL;

@@ -47,6 +47,7 @@ class Sample:
     program: str | None = None  # optional Python program computing the answer (math agreement check)
     tests: str | None = None  # code: the instructor's tests for its own solution
     generator_id: str | None = None  # made by a problem generator (new_problems = "program"), not written
+    own_solution: str | None = None  # program mode: the generator's own text, when `solution` was rebuilt from its computation
     status: str = "generated"  # generated -> accepted | rejected
     reason: str | None = None  # short machine-friendly reason for a rejection
     detail: str | None = None  # human-readable detail (which equation was false, ...)

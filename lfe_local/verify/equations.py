@@ -23,7 +23,7 @@ from fractions import Fraction
 _ANNOTATION_RE = re.compile(r"<<([^<>]*)>>")
 _TOKEN_RE = re.compile(
     r"""
-    (?P<num>[$€£]?\s?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?%?|[$€£]?\.\d+%?)
+    (?P<num>(?:[$€£]\s?)?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?%?|[$€£]?\.\d+%?)
     |(?P<op>\*\*|//|[-+*/^÷−–])
     |(?P<times>(?<![A-Za-z])[xX](?![A-Za-z])|[×·])
     |(?P<eq>==?)
