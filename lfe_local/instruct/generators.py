@@ -162,7 +162,7 @@ class Instance:
     solution: str | None = None
     answer: str | None = None
     error: str | None = None  # why this instance is unusable: raised, bad_shape, ...
-    trace: list | None = None  # the answer's derivation, [a, op, b, c] per step (traced runs; see traced_numbers.py)
+    trace: list | None = None  # the answer's derivation, [a, op, b, c, a_given, b_given] per step (traced runs; traced_numbers.py)
 
 
 @dataclass
