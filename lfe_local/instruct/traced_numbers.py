@@ -28,6 +28,8 @@ import math
 import re
 from collections import Counter
 
+from ..tasks.answers import numbers
+
 # Runs in the sandbox after the generator's code. Names start with "_" so they do not collide with
 # the model's. {seeds!r} and {mark!r} are filled in by run_generator; braces are doubled.
 HARNESS = '''
@@ -171,12 +173,11 @@ def number_text(value: float | int) -> str:
 _WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
           "ten": 10, "eleven": 11, "twelve": 12, "twice": 2, "double": 2, "doubles": 2, "half": 2, "halves": 2,
           "triple": 3, "triples": 3, "thrice": 3, "dozen": 12, "dozens": 12, "hundred": 100}
-_NUMBER_RE = re.compile(r"(?<![\w.])\d+(?:,\d{3})*(?:\.\d+)?")
 
 
 def question_numbers(question: str) -> tuple[Counter[float], set[float]]:
     """(numbers written in digits, with how often each is written; numbers said in words)."""
-    digits = Counter(float(m.group(0).replace(",", "")) for m in _NUMBER_RE.finditer(question))
+    digits = Counter(float(n) for n in numbers(question))
     words = {float(_WORDS[w]) for w in re.findall(r"[a-z]+", question.lower()) if w in _WORDS}
     return digits, words
 

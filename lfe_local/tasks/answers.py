@@ -60,6 +60,11 @@ def last_number(text: str) -> str | None:
     return normalize_number(found[-1]) if found else None
 
 
+def numbers(text: str) -> list[str]:
+    """Every number in the text, in order, normalised."""
+    return [n for n in map(normalize_number, _NUMBER_RE.findall(text)) if n is not None]
+
+
 def extract_answer(response: str) -> str | None:
     """The response's final answer: "#### N", else "the answer is N", else "\\boxed{N}", else the
     last number in the text."""
