@@ -243,6 +243,43 @@ def test_code_that_does_not_parse_is_retried_without_running_it():
     assert out.code is None and out.failure.startswith("syntax_error")
 
 
+
+# The bundled 1.5B's recurring slip (9 of 9 unparsable generator replies in the demo runs): a line
+# break meant inside an f-string, written as a real one, and the closing quote lost.
+OPEN_STRING = (
+    'def generate(rng):\n'
+    '    a = rng.randint(5, 20)\n'
+    '    b = rng.randint(1, 9)\n'
+    '    q = f"Ivy has {a} pens. She buys {b} more. How many pens does she have?"\n'
+    '    s = (f"Ivy starts with {a} pens. "\n'
+    '         f"She buys {b}: {a} + {b} = {a + b}.\n'
+    '         f"The answer is {a + b}.")\n'
+    '    return {"question": q, "solution": s, "answer": a + b}\n'
+)
+
+
+def test_a_string_left_open_at_the_end_of_its_line_is_closed_with_the_line_break_it_meant():
+    from lfe_local.instruct.open_strings import close_open_strings
+
+    mended = close_open_strings(OPEN_STRING)
+    assert 'f"She buys {b}: {a} + {b} = {a + b}.\\n"' in mended.splitlines()[5]
+    (instance, *_) = run_generator(mended, [3], MATH_LESSON, timeout_s=10).instances
+    assert instance.error is None and instance.solution.splitlines()[1].startswith("The answer is")
+    # Closed with a bare quote when no string follows; left alone when code parses or fails otherwise.
+    assert close_open_strings('x = "abc\ny = 1\n') == 'x = "abc"\ny = 1\n'
+    assert close_open_strings(GOOD) == GOOD
+    for other in ('def generate(rng:\n    return 1\n', 'x = """never closed\n', 'x = (1 +\n'):
+        assert close_open_strings(other) == other
+
+
+def test_the_mended_code_is_the_generator_and_the_reply_as_written_is_kept():
+    from lfe_local.instruct.generators import write_generators
+
+    reply = json.dumps({"code": OPEN_STRING})
+    (out,) = write_generators(ScriptedWriter([reply]), [job()], temperature=0.0, max_tokens=100, retries=2, seed=0)
+    assert out.attempts == 1 and out.failure is None and out.raw_reply == reply
+    assert out.code != OPEN_STRING.strip() and run_generator(out.code, SEEDS, MATH_LESSON, timeout_s=10).ok
+
 # The last step's equation is off by one: every instance fails the equation check.
 OFF_BY_ONE = GOOD.replace("= {a * b - c}.", "= {a * b - c + 1}.").replace('"answer": a * b - c', '"answer": a * b - c + 1')
 

@@ -31,6 +31,7 @@ from ..engines.base import ChatEngine
 from ..sandbox import Limits, run_untrusted
 from ..tasks.base import Lesson, Sample, Verdict
 from .calls import call, each
+from .open_strings import close_open_strings
 from .schema import answer_text, problem_model
 from .traced_numbers import HARNESS as TRACED_HARNESS
 from .traced_numbers import traced_solution
@@ -116,11 +117,14 @@ class GeneratorOutcome:
 def write_generators(engine: ChatEngine, jobs: list[GeneratorJob], *, temperature: float, max_tokens: int,
                      retries: int, seed: int,
                      on_progress: Callable[[int], None] | None = None) -> list[GeneratorOutcome]:
-    """One instructor call (plus bounded retries on an unusable reply) per generator job."""
+    """One instructor call (plus bounded retries on an unusable reply) per generator job. A string
+    left open at the end of a line is closed before the code is judged (open_strings.py)."""
     def one(n: int, job: GeneratorJob) -> GeneratorOutcome:
         c = call(engine, job.messages, CODE_SCHEMA, CodeReply, temperature=temperature, max_tokens=max_tokens,
-                 retries=retries, seed=seed + 1000 * n, check=lambda reply: _code_problem(reply.code))
-        return GeneratorOutcome(job, c.reply.code.strip() if c.reply else None, c.problem, c.attempts,
+                 retries=retries, seed=seed + 1000 * n,
+                 check=lambda reply: _code_problem(close_open_strings(reply.code)))
+        code = close_open_strings(c.reply.code).strip() if c.reply else None
+        return GeneratorOutcome(job, code, c.problem, c.attempts,
                                 c.prompt_tokens, c.completion_tokens, c.seconds, c.last.text if c.last else None)
 
     return each(engine, jobs, one, on_progress)
