@@ -25,7 +25,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, field_validator
 
 from ..engines.base import ChatEngine
 from ..sandbox import Limits, run_untrusted
@@ -101,6 +101,12 @@ CODE_SCHEMA = {"type": "object", "properties": {"code": {"type": "string", "minL
 class CodeReply(BaseModel):
     code: str
 
+    @field_validator("code")
+    @classmethod
+    def _mend(cls, code: str) -> str:
+        # Mended once, here, so the check and the stored generator see the same code (open_strings.py).
+        return close_open_strings(code)
+
 
 @dataclass
 class GeneratorOutcome:
@@ -121,10 +127,8 @@ def write_generators(engine: ChatEngine, jobs: list[GeneratorJob], *, temperatur
     left open at the end of a line is closed before the code is judged (open_strings.py)."""
     def one(n: int, job: GeneratorJob) -> GeneratorOutcome:
         c = call(engine, job.messages, CODE_SCHEMA, CodeReply, temperature=temperature, max_tokens=max_tokens,
-                 retries=retries, seed=seed + 1000 * n,
-                 check=lambda reply: _code_problem(close_open_strings(reply.code)))
-        code = close_open_strings(c.reply.code).strip() if c.reply else None
-        return GeneratorOutcome(job, code, c.problem, c.attempts,
+                 retries=retries, seed=seed + 1000 * n, check=lambda reply: _code_problem(reply.code))
+        return GeneratorOutcome(job, c.reply.code.strip() if c.reply else None, c.problem, c.attempts,
                                 c.prompt_tokens, c.completion_tokens, c.seconds, c.last.text if c.last else None)
 
     return each(engine, jobs, one, on_progress)
