@@ -61,14 +61,37 @@ def verify(ctx: Context, cycle: int) -> StageOutput:
             "program_output": verdict.program_output,
         })
         ctx.advance(1)
+    surplus = drop_surplus(ctx, cycle, verdicts, pending)
     n_ok = sum(v["status"] == "accepted" for v in verdicts)
     note = f" ({len(second)} new questions answered again by the instructor)" if second and \
         not gen.verdicts else ""
     if gen.verdicts:
         note += (f"; generators: {sum(v['status'] == 'accepted' for v in gen.verdicts)}/{len(gen.verdicts)} "
                  f"accepted, {sum(c['agrees'] for c in gen.checks)}/{len(gen.checks)} fresh solves agreed")
+    if surplus:
+        note += f"; {surplus} more passed, left out as surplus (train.max_samples {ctx.cfg.train.max_samples})"
     return StageOutput(f"{n_ok}/{len(verdicts)} accepted{note}", {"generator_checks": gen.checks},
                        sample_verdicts=verdicts, generator_verdicts=gen.verdicts)
+
+
+def drop_surplus(ctx: Context, cycle: int, verdicts: list[dict], pending: list[dict]) -> int:
+    """Over `train.max_samples`, the accepted samples beyond each group's even share become
+    rejected `surplus` (surplus.py); returns how many."""
+    from .surplus import keep_for_training
+
+    group = {r["sample_id"]: r["generator_id"] or r["kind"] for r in pending}
+    groups: dict[str, list[str]] = {}
+    for v in verdicts:
+        if v["status"] == "accepted":
+            groups.setdefault(group[v["sample_id"]], []).append(v["sample_id"])
+    keep = keep_for_training(groups, ctx.cfg.train.max_samples, seed=ctx.cfg.run.seed * 1000 + cycle)
+    n = 0
+    for v in verdicts:
+        if v["status"] == "accepted" and v["sample_id"] not in keep:
+            v.update(status="rejected", reason="surplus", training_text=None,
+                     detail=f"passed every check; over train.max_samples ({ctx.cfg.train.max_samples})")
+            n += 1
+    return n
 
 
 def verify_sample(ctx: Context, sample: Sample, items: dict[str, Item]) -> Verdict:
