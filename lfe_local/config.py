@@ -157,7 +157,7 @@ class TrainConfig(_Section):
     max_length: int = Field(384, ge=32, description="Prompt + response tokens; longer samples are cut.")
     max_samples: int = Field(
         0, ge=0,
-        description="Most samples trained per cycle; 0 = every accepted one. Over it, each generator (and the corrected solutions) keeps as even a share as it can, a seeded subset; the rest are rejected as surplus.")
+        description="Most samples accepted per cycle (with mode from_base, every cycle's accepted samples are trained together); 0 = every one that passes. Over it, each generator (and the corrected solutions) keeps as even a share as it can, a seeded subset; the rest are rejected as surplus.")
     bf16: Literal["auto", "on", "off"] = Field("auto", description="bf16 autocast in training: auto = where supported.")
     backend: Literal["peft", "unsloth"] = Field(
         "peft",
