@@ -102,7 +102,7 @@ def train_lora(hf_dir: Path, conversations: list[tuple[list[dict], str]], out_di
             inputs = {k: v.to(device) for k, v in collate(batch, tok.pad_token_id).items()}
             ctx = torch.autocast(device, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
             with ctx:
-                loss = model(**inputs).loss
+                loss = response_loss(model, inputs) if cfg.backend != "unsloth" else model(**inputs).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             lr = sched.get_last_lr()[0]  # the rate this step applies, read before the scheduler moves on
@@ -117,6 +117,35 @@ def train_lora(hf_dir: Path, conversations: list[tuple[list[dict], str]], out_di
             if on_step:
                 on_step(log, total)
 
+    save_adapter(model, out_dir)
+    return TrainResult(adapter_dir=out_dir, steps=logs, n_examples=len(examples),
+                       seconds=time.perf_counter() - t_start)
+
+
+def response_loss(model, inputs):
+    """The causal-LM loss with logits computed only where a label is: the output layer's
+    vocabulary-wide matmul on prompt positions is thrown away by the loss. Prompts are ~70% of a
+    math sample's tokens (system prompt, instruction, question), so this cut a LoRA step on the
+    135M target by ~29% on a 2-core EPYC without AVX-512, the same loss to 1e-6 (tests/test_lora_loss.py).
+    Models whose logits are transformed after the output layer (soft-capping, a logit scale) get the
+    model's own loss."""
+    import torch
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    cfg = getattr(base, "config", None)
+    get_decoder = getattr(base, "get_decoder", None)
+    head = base.get_output_embeddings() if hasattr(base, "get_output_embeddings") else None
+    if (get_decoder is None or head is None or getattr(cfg, "final_logit_softcapping", None)
+            or hasattr(base, "logit_scale") or getattr(cfg, "logit_scale", None)):
+        return model(**inputs).loss
+    hidden = get_decoder()(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).last_hidden_state
+    labels = inputs["labels"][:, 1:]  # position t predicts token t + 1
+    keep = labels != IGNORE
+    logits = head(hidden[:, :-1][keep])
+    return torch.nn.functional.cross_entropy(logits.float(), labels[keep])
+
+
+def save_adapter(model, out_dir: Path) -> None:
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -133,5 +162,3 @@ def train_lora(hf_dir: Path, conversations: list[tuple[list[dict], str]], out_di
     if out_dir.exists():
         shutil.rmtree(out_dir)
     tmp.rename(out_dir)  # an adapter directory is either complete or absent
-    return TrainResult(adapter_dir=out_dir, steps=logs, n_examples=len(examples),
-                       seconds=time.perf_counter() - t_start)
