@@ -101,7 +101,7 @@ def train_lora(hf_dir: Path, conversations: list[tuple[list[dict], str]], out_di
             t0 = time.perf_counter()
             inputs = {k: v.to(device) for k, v in collate(batch, tok.pad_token_id).items()}
             ctx = torch.autocast(device, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-            with ctx:
+            with ctx:  # Unsloth computes its own fused loss; ours would bypass it
                 loss = response_loss(model, inputs) if cfg.backend != "unsloth" else model(**inputs).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
