@@ -96,11 +96,15 @@ def test_one_generator_written_run_and_checked(workspace):
         assert len(instances) == gen["instances_made"] <= gen["instances_run"] == 24
         checks = rows(con, f"SELECT * FROM generator_checks WHERE generator_id = '{gid}'")
         if gen["status"] == "accepted":
-            assert checks and all(c["agrees"] for c in checks)
+            # a fresh solve whose program failed or printed no number is inconclusive and was
+            # retried on another instance: none disagrees, and enough agree
+            n_accepted = sum(s["status"] == "accepted" for s in instances)
+            assert sum(c["agrees"] for c in checks) >= min(2, n_accepted)  # generator_checks = 2
+            assert all(c["agrees"] or c["output"] is None for c in checks)
             assert any(s["status"] == "accepted" for s in instances)
         if gen["status"] == "rejected":
             assert all(s["status"] == "rejected" for s in instances)
-        if any(c["agrees"] is False for c in checks):
+        if any(c["output"] is not None and not c["agrees"] for c in checks):
             assert gen["status"] == "rejected" and gen["reason"] == "disagrees"
         (y,) = rows(con, f"SELECT * FROM generator_yield WHERE generator_id = '{gid}'")
         assert y["n_accepted"] + y["n_rejected"] == gen["instances_made"]
