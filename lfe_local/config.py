@@ -119,6 +119,9 @@ class InstructorConfig(_Section):
         True,
         description="program mode: generators run with numbers that record how they were computed; an instance whose own solution text fails the task's check (no or a false equation, a missing operation, not ending on its answer) gets its answer's derivation instead, one equation per step of the code (its own text kept in samples.own_solution), and is checked again. false = the generator's own text only.")
     generator_timeout_s: float = Field(10.0, gt=0, description="program mode: wall-clock limit for one generator run (all its instances).")
+    generator_time_s: float = Field(
+        0.0, ge=0,
+        description="program mode: seconds into a cycle's instruct stage after which no further generator or repair is asked for (calls under way finish; the groups left without one are counted in the stage's summary); 0 = no limit. For a run that must end in about the same time on CPUs of different speed, as the demo preset's.")
     repair_generators: bool = Field(
         True,
         description="program mode: a generator whose run fails, or whose instances mostly fail the task's check, is asked for again, sampled, with one failing instance and the reason (not its code, which the bundled 1.5B copied back unchanged); a reply with no usable code is asked again as it was; the new generator's id ends in -r (-r2, -r3, ... for later attempts). false = one attempt per group.")
@@ -199,14 +202,18 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     # One cycle on the default train/test sizes, sized for about 25 minutes on 2 CPU cores (an AMD
     # EPYC without AVX-512, the slowest kind seen: evaluation ~0.5 s per item, a LoRA step of 4
-    # samples ~3.7 s, an instructor call 10-45 s). The bundled 1.5B instructor analyses 8 errors
-    # and writes one problem generator per error (errors sampled far apart in embedding, one per
-    # group, spread the generators over the task's kinds of problem, so the right ones cover more
-    # kinds); 120 instances of each (budget 960: +9.0 on test in 23 min 41 s where 480 gave +4.0 in
-    # 20 min 22 s, README "Demo results"), the verified ones trained on for one epoch. About half of its
-    # generators are right, and what the target learns grows with the kinds covered (README,
-    # "Demo results"). Learning rate 1e-3: on 320 gold solutions of this task, one epoch at 3e-4
-    # moved test accuracy +9 points, at 1e-3 +27.5.
+    # samples ~3.7 s before d220ade, an instructor call 10-45 s). The bundled 1.5B instructor
+    # analyses 12 errors and writes one problem generator per error (errors sampled far apart in
+    # embedding, one per group, spread the generators over the task's kinds of problem, so the right
+    # ones cover more kinds); 120 instances of each, the verified ones (at most 400) trained on for
+    # one epoch. About half of its generators are right, and what the target learns grows with the
+    # kinds covered (README, "Demo results"). Twelve groups, not eight (2026-12-08): on an EPYC with
+    # AVX512-BF16 eight gave +5.0 and +6.5 on test from 5-6 right generators; twelve gave 8 right
+    # and +10.5 [+5.5, +15.5] in 21 min 30 s. The instructor is ~1.6x slower on the EPYC without
+    # AVX-512, where eight already took ~25 min, so generator_time_s stops asking for generators and
+    # repairs 9 minutes into the instruct stage: the faster CPU loses about one repair, the slower
+    # one its repairs and its last groups. Learning rate 1e-3: on 320 gold solutions of this task,
+    # one epoch at 3e-4 moved test accuracy +9 points, at 1e-3 +27.5.
     # Errors come from a fixed 40-item train subset (the base target gets ~95% of them wrong);
     # responses are capped at 80 tokens (gold solutions need under 60). 200 val items, as many as
     # test: the best cycle is chosen on val, and with 60 items at a few percent (one item = 1.7
@@ -215,8 +222,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "run": {"cycles": 1, "train_eval_size": 40},
         "task": {"name": "arith", "train_size": 400, "val_size": 200, "test_size": 200},
         "target": {"max_new_tokens": 80, "batch_size": 64},
-        "instructor": {"new_problems": "program", "budget": 960, "max_errors": 8, "errors_per_generator": 1,
-                       "generators": 8},
+        "instructor": {"new_problems": "program", "budget": 1440, "max_errors": 12, "errors_per_generator": 1,
+                       "generators": 12, "generator_time_s": 540},
         "train": {"epochs": 1, "learning_rate": 1e-3, "batch_size": 4, "max_samples": 400},
     },
 }

@@ -5,6 +5,7 @@ and the fresh-solve check that rejects a generator whose code disagrees with its
 from __future__ import annotations
 
 import json
+import time
 
 from lfe_local.engines.base import Generation
 from lfe_local.instruct.generators import (
@@ -404,7 +405,8 @@ def test_a_group_gets_up_to_generator_attempts_generators(tmp_path):
     runs = [None, run_generator(OFF_BY_ONE, SEEDS, MATH_LESSON, timeout_s=10),
             run_generator(GOOD, SEEDS, MATH_LESSON, timeout_s=10)]
     writer = RecordingWriter([json.dumps({"code": c}) for c in (GOOD, OFF_BY_ONE, GOOD)])
-    rows, samples = repair_generators(lp, writer, 1, written, runs, len(SEEDS))
+    rows, samples, unasked = repair_generators(lp, writer, 1, written, runs, len(SEEDS))
+    assert unasked == 0
     assert [(r["generator_id"], r["status"]) for r in rows] == [
         ("c1-le-g0-r", "made"), ("c1-le-g1-r", "made"), ("c1-le-g1-r2", "made")]
     assert writer.temperatures == [0.7, 0.7, 0.7] and writer.replies == []
@@ -417,5 +419,52 @@ def test_a_group_gets_up_to_generator_attempts_generators(tmp_path):
     # Two attempts in all: one round, as before generator_attempts.
     lp.cfg = cfg.model_copy(update={"instructor": cfg.instructor.model_copy(update={"generator_attempts": 2})})
     writer = RecordingWriter([json.dumps({"code": c}) for c in (GOOD, OFF_BY_ONE)])
-    rows, _ = repair_generators(lp, writer, 1, written, runs, len(SEEDS))
+    rows, _, _ = repair_generators(lp, writer, 1, written, runs, len(SEEDS))
     assert [r["generator_id"] for r in rows] == ["c1-le-g0-r", "c1-le-g1-r"]
+
+
+class SlowWriter(RecordingWriter):
+    """RecordingWriter whose every call takes `seconds`: the deadline's bookkeeping is under test."""
+
+    def __init__(self, replies, seconds):
+        super().__init__(replies)
+        self.seconds = seconds
+
+    def generate(self, conversations, **kw):
+        time.sleep(self.seconds)
+        return super().generate(conversations, **kw)
+
+
+def test_no_generator_or_repair_is_asked_for_after_the_deadline(tmp_path):
+    """generator_time_s: the first job starts before the deadline and finishes; the jobs after it
+    are not asked (None in their place), and a repair round past the deadline asks nothing."""
+    from lfe_local.config import Config
+    from lfe_local.instruct.generators import write_generators
+    from lfe_local.loop import Context
+    from lfe_local.loop.program_mode import repair_generators
+    from lfe_local.tasks import make_task
+    from lfe_local.tui import NullReporter
+
+    writer = SlowWriter([json.dumps({"code": GOOD})] * 3, seconds=0.5)
+    examples = [Example("elsewhere-0001", "q", "ref")]
+    jobs = [GeneratorJob(f"c1-le-g{i}", "le", "wrong operation", examples,
+                         generator_messages(MATH_LESSON, "wrong operation", examples)) for i in range(3)]
+    outs = write_generators(writer, jobs, temperature=0.0, max_tokens=100, retries=0, seed=0,
+                            deadline=time.monotonic() + 0.25)
+    assert outs[0] is not None and outs[0].code == GOOD.strip() and outs[1:] == [None, None]
+    assert len(writer.requests) == 1
+
+    cfg = Config.model_validate({"task": {"name": "arith", "train_size": 6, "val_size": 2, "test_size": 2},
+                                 "instructor": {"new_problems": "program"}})
+    task = make_task("arith", {k: v for k, v in cfg.task.items() if k != "name"}, tmp_path)
+    lp = Context(tmp_path, cfg, task, None, "r", NullReporter())
+    written = [GeneratorOutcome(jobs[0], None, "truncated", 3, 1, 1, 1.0, "{\"code\": \"def"),
+               GeneratorOutcome(jobs[1], LOOPS, None, 1, 1, 1, 1.0, "")]
+    runs = [None, run_generator(LOOPS, SEEDS, MATH_LESSON, timeout_s=1)]
+    writer = RecordingWriter([json.dumps({"code": GOOD})] * 2)
+    rows, samples, unasked = repair_generators(lp, writer, 1, written, runs, len(SEEDS),
+                                               deadline=time.monotonic() - 1)
+    assert (rows, samples, unasked, writer.requests) == ([], [], 2, [])
+    # Without a deadline both are asked again.
+    rows, _, unasked = repair_generators(lp, writer, 1, written, runs, len(SEEDS))
+    assert [r["generator_id"] for r in rows] == ["c1-le-g0-r", "c1-le-g1-r"] and unasked == 0

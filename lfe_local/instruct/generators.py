@@ -22,6 +22,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -121,11 +122,14 @@ class GeneratorOutcome:
 
 
 def write_generators(engine: ChatEngine, jobs: list[GeneratorJob], *, temperature: float, max_tokens: int,
-                     retries: int, seed: int,
-                     on_progress: Callable[[int], None] | None = None) -> list[GeneratorOutcome]:
+                     retries: int, seed: int, on_progress: Callable[[int], None] | None = None,
+                     deadline: float | None = None) -> list[GeneratorOutcome | None]:
     """One instructor call (plus bounded retries on an unusable reply) per generator job. A string
-    left open at the end of a line is closed before the code is judged (open_strings.py)."""
-    def one(n: int, job: GeneratorJob) -> GeneratorOutcome:
+    left open at the end of a line is closed before the code is judged (open_strings.py). A job
+    that would start after `deadline` (time.monotonic()) is not asked: None in its place."""
+    def one(n: int, job: GeneratorJob) -> GeneratorOutcome | None:
+        if deadline is not None and time.monotonic() >= deadline:
+            return None
         c = call(engine, job.messages, CODE_SCHEMA, CodeReply, temperature=temperature, max_tokens=max_tokens,
                  retries=retries, seed=seed + 1000 * n, check=lambda reply: _code_problem(reply.code))
         return GeneratorOutcome(job, c.reply.code.strip() if c.reply else None, c.problem, c.attempts,

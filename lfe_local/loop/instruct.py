@@ -5,6 +5,7 @@ correct, and new problems come from generators the instructor writes (program_mo
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import asdict
 from typing import Any
@@ -22,6 +23,7 @@ def instruct(ctx: Context, cycle: int) -> StageOutput:
 
     if ctx.cfg.run.strategy == "sft":
         return gold_samples(ctx, cycle)
+    started = time.monotonic()
     ctx.drop_target()  # the instructor gets the memory
     icfg = ctx.cfg.instructor
     failures = pick_failures(ctx, cycle)
@@ -41,11 +43,15 @@ def instruct(ctx: Context, cycle: int) -> StageOutput:
         analyses = [{**base, **o.analysis} for o in outcomes]
         clusters = taxonomy(ctx, cycle, analyses)
         if program:
-            written = write_generators(ctx, engine, cycle, failures, analyses, clusters)
+            deadline = started + icfg.generator_time_s if icfg.generator_time_s else None
+            written, unwritten = write_generators(ctx, engine, cycle, failures, analyses, clusters, deadline)
+            # The budget is the cycle's: groups left unwritten for time give their share to the others.
             n_seeds = -(-icfg.budget // max(1, len(written)))
             generators, instances, runs = run_generators(ctx, cycle, written, n_seeds)
+            unrepaired = 0
             if icfg.repair_generators:
-                fixed_rows, fixed_instances = repair_generators(ctx, engine, cycle, written, runs, n_seeds)
+                fixed_rows, fixed_instances, unrepaired = repair_generators(ctx, engine, cycle, written, runs,
+                                                                            n_seeds, deadline)
                 generators, instances = generators + fixed_rows, instances + fixed_instances
     finally:
         engine.close()
@@ -59,6 +65,9 @@ def instruct(ctx: Context, cycle: int) -> StageOutput:
         rows["generators"] = generators
         summary += (f"; {len(written)} generators written, {len(generators) - len(written)} sent back for repair, "
                     f"{sum(g['status'] == 'made' for g in generators)} ran, {len(instances)} instances")
+        if unwritten or unrepaired:
+            summary += (f"; instructor.generator_time_s ({icfg.generator_time_s:g} s) reached: {unwritten} groups "
+                        f"without a generator, {unrepaired} repairs not asked")
     return StageOutput(summary, {**rows, "samples": samples}, embeddings=embedded)
 
 

@@ -9,8 +9,10 @@ import random
 from .context import Context
 
 
-def write_generators(ctx: Context, engine, cycle: int, failures: list, analyses: list[dict], clusters: list[dict]):
-    """One generator per group of errors of one type (aug: of random train items)."""
+def write_generators(ctx: Context, engine, cycle: int, failures: list, analyses: list[dict], clusters: list[dict],
+                     deadline: float | None = None):
+    """One generator per group of errors of one type (aug: of random train items). Returns the
+    generators written and how many groups got none because `deadline` had passed."""
     from ..instruct.generators import Example, GeneratorJob, generator_messages, group_by_type
     from ..instruct.generators import write_generators as write
 
@@ -37,8 +39,10 @@ def write_generators(ctx: Context, engine, cycle: int, failures: list, analyses:
             for j, ((error_type, examples), strategy) in enumerate(zip(groups, strategies, strict=True))]
     ctx.rep.stage_started(cycle, "instruct: generators", len(jobs))
     engine.purpose = "generator"
-    return write(engine, jobs, temperature=icfg.temperature, max_tokens=icfg.max_tokens, retries=icfg.retries,
-                 seed=ctx.cfg.run.seed * 100_000 + cycle * 10_000 + 7_000, on_progress=ctx.advance)
+    written = write(engine, jobs, temperature=icfg.temperature, max_tokens=icfg.max_tokens, retries=icfg.retries,
+                    seed=ctx.cfg.run.seed * 100_000 + cycle * 10_000 + 7_000, on_progress=ctx.advance,
+                    deadline=deadline)
+    return [o for o in written if o is not None], sum(o is None for o in written)
 
 
 def practice_samples(ctx: Context, cycle: int, job, instances: list) -> list:
@@ -77,12 +81,14 @@ def run_generators(ctx: Context, cycle: int, written: list, n_seeds: int):
     return rows, samples, runs
 
 
-def repair_generators(ctx: Context, engine, cycle: int, written: list, runs: list, n_seeds: int):
+def repair_generators(ctx: Context, engine, cycle: int, written: list, runs: list, n_seeds: int,
+                      deadline: float | None = None):
     """Up to generator_attempts - 1 more rounds for the groups whose latest generator failed:
     one whose run failed, or whose instances mostly fail the task's check, is repaired (its
     request again, with one failing instance and why); one whose reply had no usable code is
     asked again as it was. Each new generator runs as one of its own, and every earlier one
-    stays on record with its instances."""
+    stays on record with its instances. No repair starts after `deadline`; returns the new
+    generators' rows, their instances, and how many repairs were left unasked for it."""
     from ..instruct.calls import RETRY_TEMPERATURE
     from ..instruct.generators import repair_feedback, repair_job, rewrite_job
     from ..instruct.generators import write_generators as write
@@ -90,7 +96,7 @@ def repair_generators(ctx: Context, engine, cycle: int, written: list, runs: lis
 
     icfg, items = ctx.cfg.instructor, ctx.item_map()
     latest = [(outcome.job, outcome, run) for outcome, run in zip(written, runs, strict=True)]
-    rows, samples = [], []
+    rows, samples, unasked = [], [], 0
     for attempt in range(1, icfg.generator_attempts):
         jobs, groups = [], []
         for original, outcome, run in latest:
@@ -111,8 +117,12 @@ def repair_generators(ctx: Context, engine, cycle: int, written: list, runs: lis
         # The first round's seeds are those of the single repair round before generator_attempts.
         seed = ctx.cfg.run.seed * 100_000 + cycle * 10_000 + 8_000 + (100 * attempt if attempt > 1 else 0)
         fixed = write(engine, jobs, temperature=max(icfg.temperature, RETRY_TEMPERATURE),
-                      max_tokens=icfg.max_tokens, retries=icfg.retries, seed=seed, on_progress=ctx.advance)
+                      max_tokens=icfg.max_tokens, retries=icfg.retries, seed=seed, on_progress=ctx.advance,
+                      deadline=deadline)
+        unasked += sum(o is None for o in fixed)
+        groups = [g for g, o in zip(groups, fixed, strict=True) if o is not None]
+        fixed = [o for o in fixed if o is not None]
         new_rows, new_samples, new_runs = run_generators(ctx, cycle, fixed, n_seeds)
         rows, samples = rows + new_rows, samples + new_samples
         latest = list(zip(groups, fixed, new_runs, strict=True))
-    return rows, samples
+    return rows, samples, unasked
