@@ -209,7 +209,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # one epoch. About half of its generators are right, and what the target learns grows with the
     # kinds covered (README, "Demo results"). Twelve groups, not eight (2026-12-08): on an EPYC with
     # AVX512-BF16 eight gave +5.0 and +6.5 on test from 5-6 right generators; twelve gave 8 right
-    # and +10.5 [+5.5, +15.5] in 21 min 30 s. The instructor is ~1.6x slower on the EPYC without
+    # and +10.5 [+5.5, +15.5] in 21 min 30 s. The instructor is ~1.7x slower on the EPYC without
     # AVX-512, where eight already took ~25 min, so generator_time_s stops asking for generators and
     # repairs 9 minutes into the instruct stage: the faster CPU loses about one repair, the slower
     # one its repairs and its last groups. Learning rate 1e-3: on 320 gold solutions of this task,
