@@ -200,7 +200,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                        "max_tokens": 700},
         "train": {"epochs": 2, "batch_size": 4, "learning_rate": 5e-4},
     },
-    # One cycle on the default train/test sizes, sized for about 25 minutes on 2 CPU cores (an AMD
+    # One cycle on the default train/test sizes, meant for about 25 minutes on 2 CPU cores (an AMD
     # EPYC without AVX-512, the slowest kind seen: evaluation ~0.5 s per item, a LoRA step of 4
     # samples ~3.7 s before d220ade, an instructor call 10-45 s). The bundled 1.5B instructor
     # analyses 12 errors and writes one problem generator per error (errors sampled far apart in
@@ -210,9 +210,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # kinds covered (README, "Demo results"). Twelve groups, not eight (2026-12-08): on an EPYC with
     # AVX512-BF16 eight gave +5.0 and +6.5 on test from 5-6 right generators; twelve gave 8 right
     # and +10.5 [+5.5, +15.5] in 21 min 30 s. The instructor is ~1.7x slower on the EPYC without
-    # AVX-512, where eight already took ~25 min, so generator_time_s stops asking for generators and
-    # repairs 9 minutes into the instruct stage: the faster CPU loses about one repair, the slower
-    # one its repairs and its last groups. Learning rate 1e-3: on 320 gold solutions of this task,
+    # AVX-512, where eight took 26.5-27.5 min, so generator_time_s stops asking for generators and
+    # repairs 9 minutes into the instruct stage: on the faster CPU it cut one repair of 6 and left
+    # the result as it was; on the slower one it is meant to cut repairs and the last groups (not
+    # yet measured there). Learning rate 1e-3: on 320 gold solutions of this task,
     # one epoch at 3e-4 moved test accuracy +9 points, at 1e-3 +27.5.
     # Errors come from a fixed 40-item train subset (the base target gets ~95% of them wrong);
     # responses are capped at 80 tokens (gold solutions need under 60). 200 val items, as many as
