@@ -383,19 +383,26 @@ class RecordingWriter(ScriptedWriter):
         return super().generate(conversations, **kw)
 
 
-def test_a_group_gets_up_to_generator_attempts_generators(tmp_path):
-    """g0's reply had no code: asked again as it was; g1 fails the equation check: repaired, and
-    repaired again when the repair fails too; g2 is right: left alone. Each new generator runs."""
+def program_context(tmp_path, **instructor):
+    """A loop context on a small arith task in program mode; no stage output is stored through it."""
     from lfe_local.config import Config
     from lfe_local.loop import Context
-    from lfe_local.loop.program_mode import repair_generators
     from lfe_local.tasks import make_task
     from lfe_local.tui import NullReporter
 
     cfg = Config.model_validate({"task": {"name": "arith", "train_size": 6, "val_size": 2, "test_size": 2},
-                                 "instructor": {"new_problems": "program", "generator_attempts": 3}})
+                                 "instructor": {"new_problems": "program", **instructor}})
     task = make_task("arith", {k: v for k, v in cfg.task.items() if k != "name"}, tmp_path)
-    lp = Context(tmp_path, cfg, task, None, "r", NullReporter())  # no stage output is stored here
+    return Context(tmp_path, cfg, task, None, "r", NullReporter())
+
+
+def test_a_group_gets_up_to_generator_attempts_generators(tmp_path):
+    """g0's reply had no code: asked again as it was; g1 fails the equation check: repaired, and
+    repaired again when the repair fails too; g2 is right: left alone. Each new generator runs."""
+    from lfe_local.loop.program_mode import repair_generators
+
+    lp = program_context(tmp_path, generator_attempts=3)
+    cfg = lp.cfg
     examples = [Example("elsewhere-0001", "q", "ref")]  # no source item: the skill check is not under test
     jobs = [GeneratorJob(f"c1-le-g{i}", "le", "wrong operation", examples,
                          generator_messages(MATH_LESSON, "wrong operation", examples)) for i in range(3)]
@@ -438,12 +445,8 @@ class SlowWriter(RecordingWriter):
 def test_no_generator_or_repair_is_asked_for_after_the_deadline(tmp_path):
     """generator_time_s: the first job starts before the deadline and finishes; the jobs after it
     are not asked (None in their place), and a repair round past the deadline asks nothing."""
-    from lfe_local.config import Config
     from lfe_local.instruct.generators import write_generators
-    from lfe_local.loop import Context
     from lfe_local.loop.program_mode import repair_generators
-    from lfe_local.tasks import make_task
-    from lfe_local.tui import NullReporter
 
     writer = SlowWriter([json.dumps({"code": GOOD})] * 3, seconds=0.5)
     examples = [Example("elsewhere-0001", "q", "ref")]
@@ -454,10 +457,7 @@ def test_no_generator_or_repair_is_asked_for_after_the_deadline(tmp_path):
     assert outs[0] is not None and outs[0].code == GOOD.strip() and outs[1:] == [None, None]
     assert len(writer.requests) == 1
 
-    cfg = Config.model_validate({"task": {"name": "arith", "train_size": 6, "val_size": 2, "test_size": 2},
-                                 "instructor": {"new_problems": "program"}})
-    task = make_task("arith", {k: v for k, v in cfg.task.items() if k != "name"}, tmp_path)
-    lp = Context(tmp_path, cfg, task, None, "r", NullReporter())
+    lp = program_context(tmp_path)
     written = [GeneratorOutcome(jobs[0], None, "truncated", 3, 1, 1, 1.0, "{\"code\": \"def"),
                GeneratorOutcome(jobs[1], LOOPS, None, 1, 1, 1, 1.0, "")]
     runs = [None, run_generator(LOOPS, SEEDS, MATH_LESSON, timeout_s=1)]
